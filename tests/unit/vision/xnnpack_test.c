@@ -2,8 +2,7 @@
 /*
  * XNNPACK back end: each op on small random graphs against naive formulas
  * written here, including TensorFlow SAME padding at stride 2 and the three
- * bilinear resize conventions.  The graphs are built by hand and run through
- * nn__xnnpack_ops directly.
+ * bilinear resize conventions, and against the reference back end.
  */
 #include "core/base.h"
 
@@ -15,7 +14,7 @@
 #include <cmocka.h>
 
 #include "core/err.h"
-#include "vision/nn_int.h"
+#include "vision/nn.h"
 
 /* Single-op results differ from the naive sums by rounding order only. */
 #define OP_ABS_TOL 1e-4f
@@ -47,44 +46,32 @@ static size_t count_of(int rank, const int *dims)
     return n;
 }
 
-/* A hand-made finished graph: tensor 0 is the input, one output. */
 static void graph_init(struct nn_graph *g)
 {
-    memset(g, 0, sizeof(*g));
-    g->tensors = xcalloc(16, sizeof(*g->tensors));
-    g->nodes = xcalloc(8, sizeof(*g->nodes));
-    g->cap_tensors = 16;
-    g->cap_nodes = 8;
-    g->finished = true;
+    nn_graph_init(g);
 }
 
+/* Append a tensor; data (malloc'ed or NULL) is taken over by the graph. */
 static int graph_tensor(struct nn_graph *g, int rank, const int *dims,
                         float *data)
 {
-    struct nn_tensor *t = &g->tensors[g->n_tensors];
+    char name[16];
+    int t;
 
-    assert_true(g->n_tensors < g->cap_tensors);
-    t->name = xasprintf("t%d", g->n_tensors);
-    t->rank = rank;
-    memcpy(t->dims, dims, (size_t)rank * sizeof(int));
-    t->data = data;
-    return g->n_tensors++;
+    snprintf(name, sizeof(name), "t%d", g->n_tensors);
+    t = nn_graph_add_tensor(g, name, rank, dims, data);
+    assert_true(t >= 0);
+    return t;
 }
 
 static void graph_node(struct nn_graph *g, const struct nn_node *n)
 {
-    assert_true(g->n_nodes < g->cap_nodes);
-    g->nodes[g->n_nodes++] = *n;
+    assert_true(nn_graph_add_node(g, n) >= 0);
 }
 
 static void graph_free(struct nn_graph *g)
 {
-    for (int i = 0; i < g->n_tensors; i++) {
-        free(g->tensors[i].name);
-        free(g->tensors[i].data);
-    }
-    free(g->tensors);
-    free(g->nodes);
+    nn_graph_release(g);
 }
 
 static struct nn_node node_of(enum nn_op op)
@@ -109,18 +96,36 @@ static void assert_close(const float *got, const float *want, size_t n)
     }
 }
 
-/* Run g on input with the XNNPACK back end and compare output 0. */
-static void run_and_check(const struct nn_graph *g, const float *input,
+/*
+ * Finish g, check that the inferred output dims are the ones the test
+ * expects, then run g on input with both back ends: XNNPACK must match the
+ * naive result and the reference back end.
+ */
+static void run_and_check(struct nn_graph *g, const float *input,
                           const float *want)
 {
-    void *state = NULL;
     const struct nn_tensor *out = &g->tensors[g->outputs[0]];
+    int expected_dims[NN_MAX_RANK];
+    int expected_rank = out->rank;
+    struct nn_exec *ref = NULL, *xnn = NULL;
+    size_t count;
 
-    assert_int_equal(nn__xnnpack_ops.prepare(g, 1, &state), 0);
-    assert_int_equal(nn__xnnpack_ops.run(state, input), 0);
-    assert_close(nn__xnnpack_ops.output(state, 0), want,
-                 count_of(out->rank, out->dims));
-    nn__xnnpack_ops.release(state);
+    memcpy(expected_dims, out->dims, sizeof(expected_dims));
+    assert_int_equal(nn_graph_finish(g), 0);
+    out = &g->tensors[g->outputs[0]];
+    assert_int_equal(out->rank, expected_rank);
+    for (int i = 0; i < expected_rank; i++)
+        assert_int_equal(out->dims[i], expected_dims[i]);
+    count = nn_tensor_count(out);
+
+    assert_int_equal(nn_exec_new(g, NN_BACKEND_REFERENCE, 1, &ref), 0);
+    assert_int_equal(nn_exec_new(g, NN_BACKEND_XNNPACK, 1, &xnn), 0);
+    assert_int_equal(nn_exec_run(ref, input), 0);
+    assert_int_equal(nn_exec_run(xnn, input), 0);
+    assert_close(nn_exec_output(xnn, 0), want, count);
+    assert_close(nn_exec_output(xnn, 0), nn_exec_output(ref, 0), count);
+    nn_exec_free(xnn);
+    nn_exec_free(ref);
 }
 
 static float act(enum nn_activation a, float x)
@@ -606,7 +611,7 @@ static void test_graph__two_outputs_threads(void **unused)
     float *w = rand_data(108), *b = rand_data(4);
     float *want = naive_conv(&cc, input, w, b, 4, 4);
     float want_mean[4] = {0};
-    void *state = NULL;
+    struct nn_exec *xnn = NULL;
 
     (void)unused;
     for (int i = 0; i < 64; i++) {
@@ -636,13 +641,14 @@ static void test_graph__two_outputs_threads(void **unused)
     g.outputs[0] = relu.out;
     g.outputs[1] = mean.out;
 
-    assert_int_equal(nn__xnnpack_ops.prepare(&g, 2, &state), 0);
+    assert_int_equal(nn_graph_finish(&g), 0);
+    assert_int_equal(nn_exec_new(&g, NN_BACKEND_XNNPACK, 2, &xnn), 0);
     for (int run = 0; run < 2; run++) {
-        assert_int_equal(nn__xnnpack_ops.run(state, input), 0);
-        assert_close(nn__xnnpack_ops.output(state, 0), want, 64);
-        assert_close(nn__xnnpack_ops.output(state, 1), want_mean, 4);
+        assert_int_equal(nn_exec_run(xnn, input), 0);
+        assert_close(nn_exec_output(xnn, 0), want, 64);
+        assert_close(nn_exec_output(xnn, 1), want_mean, 4);
     }
-    nn__xnnpack_ops.release(state);
+    nn_exec_free(xnn);
     graph_free(&g);
     free(input);
     free(want);
