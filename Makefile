@@ -13,7 +13,7 @@ ifneq ($(SANITIZE),)
 CMAKE_FLAGS += -DSANITIZE=$(SANITIZE)
 endif
 
-.PHONY: all deps build models run test unit api fuzz clean
+.PHONY: all deps build models run test clean
 
 all: build
 
@@ -27,11 +27,10 @@ build:
 models:
 	./scripts/fetch-models.sh $(DATA_DIR)/models
 
-run: deps build models
-	$(BUILD)/proctorwise migrate --data-dir $(DATA_DIR)
-	$(BUILD)/proctorwise serve --data-dir $(DATA_DIR)
+run:
+	./scripts/run.sh
 
-test: deps
+test:
 	./scripts/test.sh
 
 clean:

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # The whole test suite, as CI runs it:
+#   0. install the Debian packages (scripts/install-deps.sh);
 #   1. fetch and verify the model weights the vision tests need;
 #   2. install the API tests' npm packages;
 #   3. build and run unit + API tests (build/);
@@ -16,6 +17,8 @@ set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 jobs=$(nproc)
+
+./scripts/install-deps.sh
 
 PW_MODEL_DIR=${PW_MODEL_DIR:-$root/data/models}
 export PW_MODEL_DIR
