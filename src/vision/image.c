@@ -70,6 +70,8 @@ static tjscalingfactor pick_scale(int w, int h, int min_w, int min_h)
     int n = 0;
     tjscalingfactor *factors = tjGetScalingFactors(&n);
 
+    if (min_w <= 0 && min_h <= 0)
+        return best;
     for (int i = 0; factors && i < n; i++) {
         tjscalingfactor f = factors[i];
 
