@@ -10,6 +10,8 @@
 #include "core/base.h"
 #include "vision/nn.h"
 
+#include <math.h>
+
 #include "core/err.h"
 #include "vision/nn_int.h"
 
@@ -443,4 +445,69 @@ void nn_exec_free(struct nn_exec *e)
         return;
     e->ops->release(e->state);
     free(e);
+}
+
+float nn__half_to_float(uint16_t h)
+{
+    int exponent = (h >> 10) & 0x1f;
+    int mantissa = h & 0x3ff;
+    float v;
+
+    if (exponent == 0)
+        v = ldexpf((float)mantissa, -24); /* zero or subnormal */
+    else if (exponent == 31)
+        v = mantissa ? NAN : INFINITY;
+    else
+        v = ldexpf((float)(mantissa | 0x400), exponent - 25);
+    return (h & 0x8000) ? -v : v;
+}
+
+int nn__read_file(const char *path, size_t max, uint8_t **out, size_t *len)
+{
+    FILE *f;
+    uint8_t *data = NULL;
+    size_t size = 0, cap = 0;
+    int err = 0;
+
+    *out = NULL;
+    *len = 0;
+    f = fopen(path, "rb");
+    if (!f)
+        return errno == ENOENT ? ERR_NOT_FOUND : ERR_IO;
+    for (;;) {
+        size_t got;
+
+        if (size == cap) {
+            uint8_t *grown;
+            if (cap > max) {
+                err = ERR_TOO_BIG;
+                goto out_close;
+            }
+            cap = cap ? cap * 2 : 1 << 16;
+            grown = realloc(data, cap);
+            if (!grown) {
+                err = ERR_NOMEM;
+                goto out_close;
+            }
+            data = grown;
+        }
+        got = fread(data + size, 1, cap - size, f);
+        size += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(f))
+        err = ERR_IO;
+    else if (size > max)
+        err = ERR_TOO_BIG;
+
+out_close:
+    fclose(f);
+    if (err < 0) {
+        free(data);
+        return err;
+    }
+    *out = data;
+    *len = size;
+    return 0;
 }
