@@ -17,6 +17,8 @@ static int map_rc(int rc)
 {
     if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
         return ERR_EXISTS;
+    if (rc == SQLITE_IOERR_NOMEM)
+        return ERR_NOMEM;
 
     /* The primary code is the low byte of an extended one. */
     switch (rc & 0xff) {
