@@ -76,6 +76,8 @@ static const struct config_var vars[] = {
      "login attempts per client address within the window before 429"},
     {"PW_LOGIN_WINDOW", TYPE_INT, "900", 1, 86400, 0,
      "login rate-limit window, in seconds"},
+    {"PW_PASSWORD_HASH_CONCURRENCY", TYPE_INT, "4", 1, 256, 0,
+     "password hashes computed at once; each takes 64 MiB of memory"},
 
     /* websocket */
     {"PW_WS_PING_INTERVAL", TYPE_INT, "20", 1, 3600, 0,
