@@ -37,6 +37,12 @@ static int read_header(tjhandle tj, const uint8_t *data, size_t len, int *w,
 {
     int subsamp, colorspace;
 
+    /*
+     * TurboJPEG 2.1 returns success without setting the size for a stream
+     * of tables only (SOI, tables, EOI), so start from an invalid size.
+     */
+    *w = 0;
+    *h = 0;
     if (!data || len == 0 || len > ULONG_MAX)
         return ERR_CORRUPT;
     if (tjDecompressHeader3(tj, data, (unsigned long)len, w, h, &subsamp,
