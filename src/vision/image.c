@@ -115,6 +115,12 @@ int image_decode_jpeg(const uint8_t *data, size_t len,
         goto out_destroy;
     }
 
+    /*
+     * NEEDSWORK: the EXIF orientation tag is ignored, so a phone photo
+     * stored sideways is analysed sideways and BlazeFace, trained on
+     * upright faces, may miss a face in it.  Browser webcam frames carry
+     * no EXIF, so only `analyze` on camera photos is affected.
+     */
     f = pick_scale(w, h, min_w, min_h);
     sw = TJSCALED(w, f);
     sh = TJSCALED(h, f);
