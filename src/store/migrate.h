@@ -19,7 +19,7 @@ struct store_migration {
     const char *sql;         /* statements, separated by semicolons */
 };
 
-/* What store_migrate() did, or where it stopped. */
+/* Outcome of store_migrate(): counts, or the migration it stopped at. */
 struct store_migrate_result {
     int applied;             /* migrations applied by this call */
     int skipped;             /* migrations found already applied */
@@ -37,12 +37,13 @@ struct store_migrate_result {
  * before it applied.  Versions recorded in the database but not embedded
  * (a newer binary migrated it) are counted in res->unknown, not rejected.
  *
- * Returns 0; ERR_CONFLICT when an applied migration's text changed (its
- * checksum differs), before anything is applied; the error of the failing
- * statement (ERR_DB, ERR_EXISTS, ERR_BUSY, ...) when a migration fails.
- * On error res names the migration and holds the message.  res may be
- * NULL when the caller needs no report.  Safe to run from several
- * processes at once: each migration is re-checked inside its transaction.
+ * Returns 0 on success.  Returns ERR_CONFLICT, before anything is applied,
+ * when an applied migration's text changed (its checksum differs).  When a
+ * migration fails, returns the error of the failing statement (ERR_DB,
+ * ERR_EXISTS, ERR_BUSY, ...).  On error res names the migration and
+ * contains the message.  res may be NULL when the caller needs no report.
+ * Safe to run from several processes at once, because each migration is
+ * re-checked inside its transaction.
  */
 int store_migrate(struct store *s, struct store_migrate_result *res);
 

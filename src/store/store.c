@@ -33,7 +33,11 @@ static int parse_url(const char *url, const struct store_ops **ops,
     if (strncmp(url, sqlite_scheme, sizeof(sqlite_scheme) - 1) == 0) {
         *target = url + sizeof(sqlite_scheme) - 1;
     } else if (strstr(url, "://")) {
-        /* mariadb:// is planned; report it like any unknown scheme. */
+        /*
+         * NEEDSWORK: mariadb:// is rejected like any unknown scheme until a
+         * MariaDB back end fills a struct store_ops, so the scaled
+         * deployment cannot open its database yet.
+         */
         snprintf(msg, msg_size,
                  "database URL \"%.64s\" has an unsupported scheme; use "
                  "sqlite:PATH",
@@ -98,7 +102,7 @@ static int conn_new(struct store *s, struct store_conn **out, char *msg,
     return 0;
 }
 
-/* Finalize c's statements and disconnect; c must be unlinked already. */
+/* Finalize c's statements and disconnect.  c must already be unlinked. */
 static void conn_destroy(struct store_conn *c)
 {
     const struct store_ops *ops = c->store->ops;
@@ -136,7 +140,7 @@ static void conn_unlink_and_destroy(struct store_conn *c)
     conn_destroy(c);
 }
 
-/* Destructor of the pthread key: a worker thread exits. */
+/* Close a thread's connection when the thread exits (key destructor). */
 static void close_thread_conn(void *arg)
 {
     conn_unlink_and_destroy(arg);
@@ -246,6 +250,11 @@ int store_conn_get(struct store *s, struct store_conn **out)
         return 0;
     }
 
+    /*
+     * NEEDSWORK: a failed connect's message is dropped here because no
+     * connection exists yet to keep it, so the caller can log only the
+     * code.  store_open() has already proved the database reachable.
+     */
     *out = NULL;
     rc = conn_new(s, &c, msg, sizeof(msg));
     if (rc < 0)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The SQL store: one small API (open, prepare, bind, step, transactions)
- * over pluggable back ends, SQLite today.  A struct store holds the database
+ * over pluggable back ends, SQLite today.  A struct store keeps the database
  * settings and hands each thread its own connection, and each connection
  * keeps a cache of prepared statements keyed by SQL text.  The store returns
  * status codes and never logs; store_errmsg() gives the database's message.
@@ -162,12 +162,15 @@ int store_exec(struct store_conn *c, const char *sql);
 
 /*
  * Transactions on c.  store_begin() starts a write transaction that takes
- * the write lock at once (SQLite BEGIN IMMEDIATE), so a reader never fails
- * later on upgrading its lock; store_begin_read() starts a read-only
- * snapshot.  Transactions do not nest: beginning twice returns
- * ERR_INTERNAL.  A failed store_commit() rolls the transaction back before
- * returning.  store_rollback() without a transaction does nothing, so that
- * cleanup paths may call it unconditionally.  Return 0, ERR_BUSY or ERR_DB.
+ * the write lock at once (SQLite BEGIN IMMEDIATE).  Because the lock is
+ * taken up front, a transaction that reads first never fails later when
+ * it writes.  store_begin_read() starts a read-only snapshot.
+ *
+ * Transactions do not nest, so beginning twice returns ERR_INTERNAL, and
+ * so does a commit without a transaction.  A failed store_commit() rolls
+ * the transaction back before returning.  store_rollback() without a
+ * transaction does nothing, so that cleanup paths may call it
+ * unconditionally.  Return 0, ERR_BUSY or ERR_DB.
  */
 int store_begin(struct store_conn *c);
 int store_begin_read(struct store_conn *c);
@@ -184,8 +187,8 @@ int64_t store_last_insert_id(struct store_conn *c);
 int64_t store_changes(struct store_conn *c);
 
 /*
- * Check that the database answers a trivial query on the calling thread's
- * connection, for the readiness probe.  Returns 0 or a negative ERR_*.
+ * Run a trivial query on the calling thread's connection, for the
+ * readiness probe.  Returns 0 or a negative ERR_*.
  */
 int store_ping(struct store *s);
 

@@ -22,15 +22,15 @@ struct store_ops {
 
     /*
      * Open a connection to target (the URL without its scheme) and store
-     * the back end's handle in *db.  On error *db is NULL and errbuf holds
-     * the message.  Returns 0 or a negative ERR_*.
+     * the back end's handle in *db.  On error *db is NULL and errbuf
+     * contains the message.  Returns 0 or a negative ERR_*.
      */
     int (*connect)(const char *target, const struct store_options *opts,
                    void **db, char *errbuf, size_t errbuf_size);
 
     /*
      * Prepare the database through the first connection of a store (SQLite:
-     * WAL mode).  On error errbuf holds the message.
+     * WAL mode).  On error errbuf contains the message.
      */
     int (*setup)(void *db, char *errbuf, size_t errbuf_size);
     void (*disconnect)(void *db);

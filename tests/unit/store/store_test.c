@@ -14,6 +14,7 @@
 
 #include <dirent.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -441,11 +442,12 @@ static void test_store__busy_timeout_two_connections(void **state)
     store_conn_close(writer);
 }
 
-#define THREADS      4
+#define THREADS         4
 #define ROWS_PER_THREAD 50
 
 struct worker {
     struct store *store;
+    pthread_barrier_t *all_connected; /* waited on once connected */
     struct store_conn *conn; /* what store_conn_get() returned */
     int rc;                  /* first failure, 0 if none */
     int id;
@@ -461,6 +463,12 @@ static void *insert_rows(void *arg)
         w->rc = store_conn_get(w->store, &again);
     if (w->rc == 0 && again != w->conn)
         w->rc = ERR_INTERNAL;
+
+    /*
+     * Hold every connection open at once, so that the addresses compared
+     * by the test cannot be reused by malloc after a thread exits.
+     */
+    pthread_barrier_wait(w->all_connected);
 
     for (int i = 0; w->rc == 0 && i < ROWS_PER_THREAD; i++) {
         struct store_stmt *st = NULL;
@@ -502,19 +510,24 @@ static void test_store__threads_own_connections(void **state)
     struct store_conn *c = open_default(f);
     struct worker workers[THREADS];
     pthread_t threads[THREADS];
+    pthread_barrier_t all_connected;
 
     assert_int_equal(store_exec(c, "CREATE TABLE t (worker INTEGER,"
                                    " n INTEGER, UNIQUE (worker, n))"),
                      0);
     assert_int_equal(count_conns(f->store), 1);
+    assert_int_equal(pthread_barrier_init(&all_connected, NULL, THREADS), 0);
 
     for (int i = 0; i < THREADS; i++) {
-        workers[i] = (struct worker){.store = f->store, .id = i};
+        workers[i] = (struct worker){.store = f->store,
+                                     .all_connected = &all_connected,
+                                     .id = i};
         assert_int_equal(
             pthread_create(&threads[i], NULL, insert_rows, &workers[i]), 0);
     }
     for (int i = 0; i < THREADS; i++)
         assert_int_equal(pthread_join(threads[i], NULL), 0);
+    pthread_barrier_destroy(&all_connected);
 
     for (int i = 0; i < THREADS; i++) {
         assert_int_equal(workers[i].rc, 0);
@@ -529,29 +542,48 @@ static void test_store__threads_own_connections(void **state)
     assert_int_equal(count_conns(f->store), 1);
 }
 
-static void *get_conn_and_exit(void *arg)
-{
-    struct worker *w = arg;
+struct parked_worker {
+    struct worker w;
+    sem_t ready;             /* posted once the worker has its connection */
+    sem_t release;           /* posted to let the worker exit */
+};
 
-    w->rc = store_conn_get(w->store, &w->conn);
+static void *get_conn_and_wait(void *arg)
+{
+    struct parked_worker *p = arg;
+
+    p->w.rc = store_conn_get(p->w.store, &p->w.conn);
+    sem_post(&p->ready);
+    sem_wait(&p->release);
     return NULL;
 }
 
 static void test_store__free_closes_live_thread_conns(void **state)
 {
     struct fixture *f = *state;
-    struct worker w = {0};
+    struct parked_worker p = {0};
     pthread_t thread;
 
     open_default(f);
-    w.store = f->store;
-    assert_int_equal(pthread_create(&thread, NULL, get_conn_and_exit, &w), 0);
-    assert_int_equal(pthread_join(thread, NULL), 0);
-    assert_int_equal(w.rc, 0);
-    assert_int_equal(count_conns(f->store), 1);
+    p.w.store = f->store;
+    assert_int_equal(sem_init(&p.ready, 0, 0), 0);
+    assert_int_equal(sem_init(&p.release, 0, 0), 0);
+    assert_int_equal(pthread_create(&thread, NULL, get_conn_and_wait, &p), 0);
+    assert_int_equal(sem_wait(&p.ready), 0);
+    assert_int_equal(p.w.rc, 0);
+    assert_int_equal(count_conns(f->store), 2);
 
-    /* The fixture frees the store with this thread's connection still open
-     * and the leak checker of the sanitizer build verifies it was closed. */
+    /*
+     * Free the store while the worker still runs.  Its connection is
+     * closed now, and its thread-exit destructor must not run afterwards
+     * (the sanitizer build reports a double free or a leak otherwise).
+     */
+    store_free(f->store);
+    f->store = NULL;
+    assert_int_equal(sem_post(&p.release), 0);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    sem_destroy(&p.ready);
+    sem_destroy(&p.release);
 }
 
 static void test_store__statement_cache_reuse(void **state)
