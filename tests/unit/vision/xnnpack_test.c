@@ -15,10 +15,20 @@
 
 #include "core/err.h"
 #include "vision/nn.h"
+#include "vision/tfjs.h"
+#include "vision/tflite.h"
 
 /* Single-op results differ from the naive sums by rounding order only. */
 #define OP_ABS_TOL 1e-4f
 #define OP_REL_TOL 1e-4f
+
+/*
+ * Whole models: XNNPACK sums in another order and with FMA, and the
+ * differences grow through the layers, so its outputs may differ from the
+ * reference back end's by MODEL_ABS_TOL + MODEL_REL_TOL * |reference|.
+ */
+#define MODEL_ABS_TOL 2e-3f
+#define MODEL_REL_TOL 1e-3f
 
 static uint32_t rng_state = 12345;
 
@@ -85,15 +95,21 @@ static struct nn_node node_of(enum nn_op op)
     return n;
 }
 
-static void assert_close(const float *got, const float *want, size_t n)
+static void assert_close_tol(const float *got, const float *want, size_t n,
+                             float abs_tol, float rel_tol)
 {
     for (size_t i = 0; i < n; i++) {
-        float tol = OP_ABS_TOL + OP_REL_TOL * fabsf(want[i]);
+        float tol = abs_tol + rel_tol * fabsf(want[i]);
 
         if (fabsf(got[i] - want[i]) > tol)
             fail_msg("element %zu: got %.7g, expected %.7g", i,
                      (double)got[i], (double)want[i]);
     }
+}
+
+static void assert_close(const float *got, const float *want, size_t n)
+{
+    assert_close_tol(got, want, n, OP_ABS_TOL, OP_REL_TOL);
 }
 
 /*
@@ -654,6 +670,87 @@ static void test_graph__two_outputs_threads(void **unused)
     free(want);
 }
 
+/*
+ * Run a loaded model on both back ends with a deterministic input in
+ * [-1, 1] and compare every output element.
+ */
+static void check_model(struct nn_graph *g)
+{
+    size_t count = nn_tensor_count(&g->tensors[g->input]);
+    float *input = xmalloc(count * sizeof(float));
+    struct nn_exec *ref = NULL, *xnn = NULL;
+    double max_diff = 0.0;
+
+    for (size_t i = 0; i < count; i++)
+        input[i] = (float)((i * 7919) % 255) / 127.5f - 1.0f;
+
+    assert_int_equal(nn_exec_new(g, NN_BACKEND_REFERENCE, 1, &ref), 0);
+    assert_int_equal(nn_exec_new(g, NN_BACKEND_XNNPACK, 1, &xnn), 0);
+    assert_int_equal(nn_exec_run(ref, input), 0);
+    assert_int_equal(nn_exec_run(xnn, input), 0);
+    for (int i = 0; i < g->n_outputs; i++) {
+        size_t n = nn_tensor_count(&g->tensors[g->outputs[i]]);
+        const float *want = nn_exec_output(ref, i);
+        const float *got = nn_exec_output(xnn, i);
+
+        for (size_t j = 0; j < n; j++)
+            max_diff = MAX(max_diff, fabs((double)got[j] - want[j]));
+        assert_close_tol(got, want, n, MODEL_ABS_TOL, MODEL_REL_TOL);
+    }
+    print_message("max |xnnpack - reference| = %.3g\n", max_diff);
+    nn_exec_free(xnn);
+    nn_exec_free(ref);
+    free(input);
+}
+
+/* Return the path of file in $PW_MODEL_DIR, or skip the test when unset. */
+static char *model_path(const char *file)
+{
+    const char *dir = getenv("PW_MODEL_DIR");
+
+    if (!dir || !*dir)
+        skip();
+    return xasprintf("%s/%s", dir, file);
+}
+
+static void check_face_model(const char *file)
+{
+    char *path = model_path(file);
+    struct nn_graph g;
+
+    nn_graph_init(&g);
+    assert_int_equal(tflite_load(path, &g), 0);
+    check_model(&g);
+    nn_graph_release(&g);
+    free(path);
+}
+
+static void test_model__face_full_range(void **unused)
+{
+    (void)unused;
+    check_face_model("face_detection_full_range.tflite");
+}
+
+static void test_model__face_short_range(void **unused)
+{
+    (void)unused;
+    check_face_model("face_detection_short_range.tflite");
+}
+
+static void test_model__centernet(void **unused)
+{
+    static const char *const outputs[] = {"tower_0/keypoints", "tower_0/wh"};
+    char *path = model_path("centernet.json");
+    struct nn_graph g;
+
+    (void)unused;
+    nn_graph_init(&g);
+    assert_int_equal(tfjs_load(path, outputs, 2, &g), 0);
+    check_model(&g);
+    nn_graph_release(&g);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -668,6 +765,9 @@ int main(void)
         cmocka_unit_test(test_resize__three_conventions),
         cmocka_unit_test(test_concat__each_axis),
         cmocka_unit_test(test_graph__two_outputs_threads),
+        cmocka_unit_test(test_model__face_full_range),
+        cmocka_unit_test(test_model__face_short_range),
+        cmocka_unit_test(test_model__centernet),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
