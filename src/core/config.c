@@ -90,6 +90,67 @@ static const struct config_var vars[] = {
      "largest WebSocket message accepted, in bytes"},
     {"PW_WS_RING", TYPE_INT, "1024", 1, 1000000, 0,
      "messages kept per topic for clients that resume with after=N"},
+    {"PW_TEST_ROUTES", TYPE_BOOL, "0", 0, 0, 0,
+     "serve the WebSocket test routes /ws/echo and /ws/topics/{topic}; "
+     "for the black-box tests, never in production"},
+
+    /* monitoring: anomaly rules */
+    {"PW_MONITOR_FACE_ABSENT", TYPE_INT, "5", 1, 3600, 0,
+     "seconds without a face before face_absent is raised"},
+    {"PW_MONITOR_DARK_BRIGHTNESS", TYPE_DOUBLE, "40", 0, 255, 0,
+     "mean luma (0..255) below which a frame is too dark to judge"},
+    {"PW_MONITOR_DARK_DURATION", TYPE_INT, "5", 1, 3600, 0,
+     "seconds of dark frames before poor_lighting is raised"},
+    {"PW_MONITOR_MULTI_FACE_FRAMES", TYPE_INT, "3", 1, 1000, 0,
+     "consecutive analysed frames with two faces or more for "
+     "multiple_faces"},
+    {"PW_MONITOR_MIN_FACE_AREA", TYPE_DOUBLE, "0.05", 0, 1, 0,
+     "a face smaller than this fraction of the largest face's area is "
+     "not counted as a second person"},
+    {"PW_MONITOR_OBJECT_THRESHOLD", TYPE_DOUBLE, "0.5", 0, 1, 0,
+     "object detector score at which a forbidden object counts as seen"},
+    {"PW_MONITOR_OBJECT_PASSES", TYPE_INT, "2", 1, 1000, 0,
+     "consecutive object passes seeing an object for forbidden_object"},
+    {"PW_MONITOR_OBJECT_CLEAR_PASSES", TYPE_INT, "3", 1, 1000, 0,
+     "consecutive object passes without the object that end the anomaly"},
+    {"PW_MONITOR_FORBIDDEN_OBJECTS", TYPE_STRING, "cell phone,book,laptop",
+     0, 0, 0, "comma-separated object detector labels that are forbidden"},
+    {"PW_MONITOR_CLEAR_FRAMES", TYPE_INT, "2", 1, 1000, 0,
+     "consecutive clean frames that end a face or lighting anomaly"},
+    {"PW_MONITOR_TAB_CAP", TYPE_INT, "300", 1, 86400, 0,
+     "seconds after which a tab_change or fullscreen_exit left open ends"},
+    {"PW_MONITOR_CLIPBOARD_MERGE", TYPE_INT, "10", 1, 3600, 0,
+     "seconds within which copy and paste events form one anomaly"},
+    {"PW_MONITOR_SILENCE", TYPE_INT, "20", 1, 3600, 0,
+     "seconds without a frame before webcam_disabled is raised"},
+    {"PW_MONITOR_UPDATE_INTERVAL", TYPE_INT, "5", 0, 3600, 0,
+     "least seconds between two progress updates of an open anomaly"},
+
+    /* monitoring: frame queue */
+    {"PW_MONITOR_QUEUE_SESSIONS", TYPE_INT, "4096", 1, 1000000, 0,
+     "sessions the frame queue tracks at once; more are answered 503"},
+    {"PW_MONITOR_QUEUE_WAITING", TYPE_INT, "1024", 1, 1000000, 0,
+     "sessions with a frame waiting for analysis; more are answered 503"},
+    {"PW_MONITOR_QUEUE_BYTES", TYPE_INT, "67108864", 65536, 17179869184.0,
+     0, "JPEG bytes waiting for analysis in total; more are answered 503"},
+    {"PW_MONITOR_FRAME_MAX", TYPE_INT, "1048576", 1024, 67108864, 0,
+     "largest JPEG frame accepted, in bytes"},
+    {"PW_MONITOR_FRAME_RATE", TYPE_DOUBLE, "10", 0.1, 1000, 0,
+     "frames per second accepted per session over time; more are "
+     "answered 429"},
+    {"PW_MONITOR_FRAME_BURST", TYPE_INT, "20", 1, 10000, 0,
+     "frames a session may send at once above the rate"},
+
+    /* monitoring: suspicion score */
+    {"PW_MONITOR_SCORE_WEIGHTS", TYPE_STRING,
+     "face_absent=20,multiple_faces=30,forbidden_object=25,tab_change=10,"
+     "webcam_disabled=30,poor_lighting=3,fullscreen_exit=5,clipboard=5",
+     0, 0, 0,
+     "points each anomaly type can add to the 0..100 suspicion score, as "
+     "type=points pairs"},
+    {"PW_MONITOR_SCORE_UNIT", TYPE_INT, "60", 1, 86400, 0,
+     "seconds of an anomaly that weigh as much as one more episode in the "
+     "suspicion score"},
 };
 
 enum source {
