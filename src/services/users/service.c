@@ -277,16 +277,36 @@ int users_login(struct users_service *svc, const char *email,
     return 0;
 }
 
-static bool is_admin(const struct auth_claims *who)
+/*
+ * Check that who is an admin now.  A token keeps the role it was issued
+ * with until it expires, so the stored role is read again: a demoted
+ * admin loses these rights at once.  Returns 0, ERR_FORBIDDEN or a store
+ * error.
+ */
+static int check_admin(struct users_service *svc,
+                       const struct auth_claims *who)
 {
-    return who->role == AUTH_ROLE_ADMIN;
+    struct user me;
+    int ret;
+
+    if (who->role != AUTH_ROLE_ADMIN)
+        return ERR_FORBIDDEN;
+    ret = svc->repo->get_by_id(svc->repo_ctx, who->sub, &me);
+    if (ret == ERR_NOT_FOUND || (ret == 0 && me.role != AUTH_ROLE_ADMIN))
+        return ERR_FORBIDDEN;
+    return ret;
 }
 
 int users_get(struct users_service *svc, const struct auth_claims *who,
               const char *id, struct user *out)
 {
-    if (!is_admin(who) && strcmp(who->sub, id) != 0)
-        return ERR_FORBIDDEN;
+    int ret;
+
+    if (strcmp(who->sub, id) != 0) {
+        ret = check_admin(svc, who);
+        if (ret)
+            return ret;
+    }
     if (!id_is_valid(id))
         return ERR_NOT_FOUND;
     return svc->repo->get_by_id(svc->repo_ctx, id, out);
@@ -302,8 +322,9 @@ int users_list(struct users_service *svc, const struct auth_claims *who,
 
     *out = NULL;
     *n = 0;
-    if (!is_admin(who))
-        return ERR_FORBIDDEN;
+    ret = check_admin(svc, who);
+    if (ret)
+        return ret;
     if (limit < 1 || limit > USERS_LIST_MAX)
         return jfield_fail(e, "limit", "limit must be between 1 and %d",
                            USERS_LIST_MAX);
@@ -341,8 +362,9 @@ int users_set_role(struct users_service *svc, const struct auth_claims *who,
     int64_t admins;
     int ret;
 
-    if (!is_admin(who))
-        return ERR_FORBIDDEN;
+    ret = check_admin(svc, who);
+    if (ret)
+        return ret;
     if (!is_single_role(role))
         return ERR_INVALID;
     if (!id_is_valid(id))

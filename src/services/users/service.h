@@ -4,7 +4,9 @@
  * accounts, change a role, and add an account from the command line.  The
  * logic runs over a store interface (struct users_repo), so it knows
  * neither HTTP nor SQL and is tested with a fake store.  Who may do what is
- * decided here, from the caller's verified claims.
+ * decided here, from the caller's verified claims; admin rights are also
+ * checked against the stored role, which a role change updates at once
+ * while a token keeps its role until it expires.
  *
  * Password hashes are Argon2id (libsodium crypto_pwhash_str).  Each hash
  * takes the configured memory (64 MiB at the interactive limits), so the

@@ -481,7 +481,13 @@ static void test_list__admin_only_and_checked(void **state)
     assert_int_equal(users_list(f->svc, &c, NULL, 20, &page, &n, next, &e),
                      ERR_FORBIDDEN);
 
+    /* A token claiming admin for a stored proctor is not enough. */
     c.role = AUTH_ROLE_ADMIN;
+    assert_int_equal(users_list(f->svc, &c, NULL, 20, &page, &n, next, &e),
+                     ERR_FORBIDDEN);
+
+    add_user(f->svc, "a@example.org", AUTH_ROLE_ADMIN, id);
+    c = claims_of(id, AUTH_ROLE_ADMIN);
     assert_int_equal(users_list(f->svc, &c, NULL, 0, &page, &n, next, &e),
                      ERR_INVALID);
     assert_string_equal(e.field, "limit");
@@ -551,6 +557,10 @@ static void test_set_role__keeps_last_admin(void **state)
     assert_int_equal(users_set_role(f->svc, &c, admin, AUTH_ROLE_PROCTOR, &u),
                      0);
     assert_int_equal(fake.users[0].role, AUTH_ROLE_PROCTOR);
+
+    /* The first one's token still says admin but no longer counts. */
+    assert_int_equal(users_set_role(f->svc, &c, second, AUTH_ROLE_STUDENT,
+                                    &u), ERR_FORBIDDEN);
 
     /* The second admin is now the last one. */
     c = claims_of(second, AUTH_ROLE_ADMIN);
