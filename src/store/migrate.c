@@ -153,7 +153,7 @@ static int is_applied(struct store_conn *c, const struct store_migration *m,
 
         if (!have || strcmp(have, checksum) != 0) {
             rc = fail(res, m, ERR_CONFLICT,
-                      "migration was applied concurrently with other text");
+                      "another process applied a different text");
             goto out_finalize;
         }
         rc = 1;
@@ -257,9 +257,9 @@ int store_migrate_list(struct store *s, const struct store_migration *list,
 
     rc = store_conn_get(s, &c);
     if (rc < 0)
-        return fail(res, NULL, rc, "cannot connect to the database");
+        return fail(res, NULL, rc, "opening a database connection failed");
     if (sodium_init() < 0)
-        return fail(res, NULL, ERR_INTERNAL, "libsodium failed to start");
+        return fail(res, NULL, ERR_INTERNAL, "libsodium initialisation failed");
 
     rc = store_exec(c, create_table_sql);
     if (rc < 0)
