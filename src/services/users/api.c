@@ -201,7 +201,7 @@ static int handle_list(struct http_request *req, void *ctx)
     struct user *page = NULL;
     json_t *items = NULL;
     json_t *body;
-    size_t limit;
+    size_t limit = 0;
     size_t n;
     int ret;
 
