@@ -195,12 +195,27 @@ static bool broadcast_valid(const struct nn_tensor *a,
     return true;
 }
 
-static int infer_binary(struct nn_graph *g, const struct nn_node *n)
+/*
+ * ADD and MUL commute, so the operands are put in the order the kernels
+ * expect: a constant, or the smaller of two activations, in in[1].  Loaders
+ * cannot always do this themselves because activation dims are only known
+ * here.
+ */
+static int infer_binary(struct nn_graph *g, struct nn_node *n)
 {
-    const struct nn_tensor *a = &g->tensors[n->in[0]];
+    const struct nn_tensor *a, *b;
 
     if (n->n_in != 2 || !activation_valid(n->activation))
         return ERR_CORRUPT;
+    a = &g->tensors[n->in[0]];
+    b = &g->tensors[n->in[1]];
+    if ((a->data && !b->data) ||
+        (!b->data && nn_tensor_count(a) < nn_tensor_count(b))) {
+        int tmp = n->in[0];
+        n->in[0] = n->in[1];
+        n->in[1] = tmp;
+        a = b;
+    }
     if (!broadcast_valid(a, &g->tensors[n->in[1]]))
         return ERR_CORRUPT;
     return set_dims(&g->tensors[n->out], a->rank, a->dims) ? 0 : ERR_CORRUPT;
@@ -346,13 +361,14 @@ int nn_graph_finish(struct nn_graph *g)
                 goto out_free_ready;
         if (n->out < 0 || n->out >= g->n_tensors || ready[n->out])
             goto out_free_ready;
-        /* Only the weight slots of a conv may hold constants. */
-        if (g->tensors[n->in[0]].data && n->op != NN_OP_CONCAT)
-            goto out_free_ready;
         err = infer_node(g, n);
         if (err < 0)
             goto out_free_ready;
         err = ERR_CORRUPT;
+        /* Data comes from activations: constants only fill the weight,
+         * bias and broadcast slots, or join a concat. */
+        if (g->tensors[n->in[0]].data && n->op != NN_OP_CONCAT)
+            goto out_free_ready;
         ready[n->out] = true;
     }
 

@@ -40,6 +40,8 @@ enum nn_op {
 /*
  * Broadcasting for ADD and MUL: in[1] has the same shape as in[0], or is a
  * scalar (one element), or is per-channel (C elements, any leading ones).
+ * nn_graph_finish() swaps the operands when in[0] is the constant or the
+ * smaller one, so loaders may give them in either order.
  */
 
 enum nn_padding {

@@ -600,17 +600,6 @@ static int add_op(struct loader *ld, const struct tfl_op *op)
         if (n.in[k] < 0)
             return n.in[k];
     }
-    /* The graph broadcasts in[1]: put a constant or smaller operand there. */
-    if (n.op == NN_OP_ADD || n.op == NN_OP_MUL) {
-        const struct nn_tensor *a = &ld->g->tensors[n.in[0]];
-        const struct nn_tensor *b = &ld->g->tensors[n.in[1]];
-        if ((a->data && !b->data) ||
-            (!a->data && !b->data && nn_tensor_count(a) < nn_tensor_count(b))) {
-            int tmp = n.in[0];
-            n.in[0] = n.in[1];
-            n.in[1] = tmp;
-        }
-    }
     n.out = graph_tensor(ld, op->out);
     if (n.out < 0)
         return n.out;
