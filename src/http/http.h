@@ -104,6 +104,15 @@ int http_server_run(struct http_server *s);
 /* Ask a running server to shut down, as a signal would; thread-safe. */
 void http_server_stop(struct http_server *s);
 
+/*
+ * Call fn(ctx) once when shutdown starts, after the listeners stop
+ * accepting and before requests in flight are waited for, so that
+ * long-lived connections (WebSockets) can be told to close.  fn runs on
+ * the thread of http_server_run().
+ */
+void http_server_on_stop(struct http_server *s, void (*fn)(void *),
+                         void *ctx);
+
 /* The port a listener got (the first one); for ":0" binds in tests. */
 int http_server_port(const struct http_server *s);
 
