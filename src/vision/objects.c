@@ -181,6 +181,42 @@ static float clampf(float v, float lo, float hi)
     return v;
 }
 
+static float iou(const float *a, const float *b)
+{
+    float ix = MIN(a[2], b[2]) - MAX(a[0], b[0]);
+    float iy = MIN(a[3], b[3]) - MAX(a[1], b[1]);
+    float inter, uni;
+
+    if (ix <= 0.0f || iy <= 0.0f)
+        return 0.0f;
+    inter = ix * iy;
+    uni = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) -
+          inter;
+    return uni > 0.0f ? inter / uni : 0.0f;
+}
+
+/*
+ * Drops each object that overlaps a higher-scoring one of the same class
+ * by more than iou_max.  A large object often peaks in two cells a few
+ * pixels apart, and one phone must not count as two.  objs is sorted by
+ * score; returns the new count.
+ */
+static int suppress_overlaps(struct object *objs, int n, float iou_max)
+{
+    int kept = 0;
+
+    for (int i = 0; i < n; i++) {
+        bool dup = false;
+
+        for (int k = 0; k < kept && !dup; k++)
+            dup = objs[k].class_id == objs[i].class_id &&
+                  iou(objs[k].box, objs[i].box) > iou_max;
+        if (!dup)
+            objs[kept++] = objs[i];
+    }
+    return kept;
+}
+
 /* Adds obj to objs (n used of max), replacing the weakest when full. */
 static void keep_best(struct object *objs, int max, int *n,
                       const struct object *obj)
@@ -250,5 +286,6 @@ int objects_detect(struct objects_detector *d, const struct image *img,
     }
 
     qsort(objs, (size_t)*n, sizeof(*objs), by_score_desc);
+    *n = suppress_overlaps(objs, *n, cfg->iou_threshold);
     return 0;
 }

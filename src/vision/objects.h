@@ -33,6 +33,7 @@ struct object {
 
 struct objects_config {
     float score_threshold; /* minimum heatmap peak */
+    float iou_threshold;   /* same-class boxes overlapping more are one */
     bool all_classes;      /* report every COCO class, not only forbidden */
 };
 
@@ -41,8 +42,9 @@ struct objects_config {
  * photos): the phone on a table peaks at 0.35, while the strongest
  * forbidden-class peak on photos without one is 0.16 (a small dark object
  * on a desk).  0.25 sits between them with a margin of about 0.1 each way.
+ * Same-class boxes overlapping by IoU > 0.5 are merged into the best one.
  */
-#define OBJECTS_CONFIG_DEFAULT {0.25f, false}
+#define OBJECTS_CONFIG_DEFAULT {0.25f, 0.5f, false}
 
 struct objects_detector;
 
