@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The hybrid detector.  Faces cost about a tenth of objects (5 ms against
- * 50 ms per frame on XNNPACK, one thread of a 2-core x86-64 VM).  So the frame is decoded at the
- * scale the face model needs (a 640x480 frame at 1/2), unless objects are
- * already due: then it is decoded at the 512 pixels CenterNet needs.  When a change in face count calls for objects
- * after a small decode, the frame is decoded again at the larger scale: a
- * rare extra decode costs less than feeding CenterNet an upsampled frame in
- * which a phone is a few blurred pixels.
+ * 50 ms per frame on XNNPACK, one thread of a 2-core x86-64 VM).  So the
+ * frame is decoded at the scale the face model needs (a 640x480 frame at
+ * 1/2), unless objects are already due: then it is decoded at the 512
+ * pixels CenterNet needs.  When a change in face count calls for objects
+ * after a small decode, the frame is decoded again at the larger scale.  A
+ * rare extra decode costs less than feeding CenterNet an upsampled frame
+ * in which a phone is a few blurred pixels.
  */
 #include "core/base.h"
 #include "vision/detector.h"
