@@ -270,7 +270,7 @@ static void test_face_absent__confidence_at_open(void **state)
     a = &s->t.first_opened[MON_ANOMALY_FACE_ABSENT];
     assert_int_equal(s->t.opened[MON_ANOMALY_FACE_ABSENT], 1);
     /* 5.2 s of 10 s sustained: 0.5 + 0.5 * 0.52 = 0.76. */
-    assert_float_equal(a->confidence, 0.76, 1e-9);
+    assert_float_equal(a->confidence, 0.76, 1e-6);
     script_free(s);
 }
 
