@@ -4,7 +4,7 @@
 # Fetch the pretrained detector weights into DIR: MediaPipe's BlazeFace
 # models from @mediapipe/face_detection and CenterNet from @vladmandic/human,
 # both taken from the npm registry with `npm pack`.  Every file is checked
-# against models/SHA256SUMS before it lands in DIR, so DIR never holds an
+# against models/SHA256SUMS before it lands in DIR, so DIR never contains an
 # unverified model.  Idempotent: nothing is downloaded when DIR already holds
 # the four verified files.
 #
