@@ -463,12 +463,35 @@ static void test_models__sha256_of_known_text(void **state)
     free(file);
 }
 
+static void test_models__digests_match_sha256sums(void **state)
+{
+    char *path = xasprintf("%s/models/SHA256SUMS", source_dir());
+    FILE *fp = fopen(path, "r");
+    char hex[65], name[128];
+    int matched = 0;
+
+    (void)state;
+    assert_non_null(fp);
+    while (fscanf(fp, "%64s %127s", hex, name) == 2) {
+        for (int f = 0; f < MODELS_FILE_COUNT; f++) {
+            if (strcmp(name, models_file_name((enum models_file)f)) != 0)
+                continue;
+            assert_string_equal(hex, models_file_sha256((enum models_file)f));
+            matched++;
+        }
+    }
+    fclose(fp);
+    free(path);
+    assert_int_equal(matched, MODELS_FILE_COUNT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_models__missing_file_named),
         cmocka_unit_test(test_models__altered_file_rejected),
         cmocka_unit_test(test_models__sha256_of_known_text),
+        cmocka_unit_test(test_models__digests_match_sha256sums),
         cmocka_unit_test(test_faces__counts_reference),
         cmocka_unit_test(test_faces__counts_xnnpack),
         cmocka_unit_test(test_objects__phone_found_reference),
