@@ -151,7 +151,8 @@ describe('POST /users/login', () => {
     assert.equal(res.status, 200, res.text);
     assert.equal(res.body.token_type, 'bearer');
     assert.equal(typeof res.body.access_token, 'string');
-    assert.ok(Number.isInteger(res.body.expires_in) && res.body.expires_in > 0);
+    assert.ok(Number.isInteger(res.body.expires_in), res.text);
+    assert.ok(res.body.expires_in > 0, res.text);
     assert.deepEqual(res.body.user, user);
   });
 
@@ -185,8 +186,9 @@ describe('POST /users/login', () => {
     const res = await server.post('/users/login', { email, password: PASSWORD });
     assertError(res, 429, 'rate_limited');
     const retry = Number(res.headers['retry-after']);
-    assert.ok(Number.isInteger(retry) && retry > 0 && retry <= WINDOW_S,
-              `Retry-After: ${res.headers['retry-after']}`);
+    assert.ok(Number.isInteger(retry), `Retry-After: ${res.headers['retry-after']}`);
+    assert.ok(retry > 0, `Retry-After: ${retry}`);
+    assert.ok(retry <= WINDOW_S, `Retry-After: ${retry}`);
 
     // Other accounts still log in.
     const other = newEmail();
@@ -212,7 +214,8 @@ describe('login limit per client address', () => {
       });
       assertError(res, 429, 'rate_limited');
       const retry = Number(res.headers['retry-after']);
-      assert.ok(retry > 0 && retry <= 60, `Retry-After: ${res.headers['retry-after']}`);
+      assert.ok(retry > 0, `Retry-After: ${res.headers['retry-after']}`);
+      assert.ok(retry <= 60, `Retry-After: ${retry}`);
     } finally {
       await limited.stop();
     }
@@ -457,7 +460,7 @@ describe('PATCH /users/{user_id}/role', () => {
                              { token: only.token });
       assert.equal(res.status, 200, res.text);
 
-      // The old token still says admin, but the stored role decides.
+      // The old token still claims admin, but the stored role decides.
       res = await solo.get('/users', { token: only.token });
       assertError(res, 403, 'forbidden');
     } finally {

@@ -3,7 +3,7 @@
  * Handlers of the /users routes.  The router has already checked the
  * token's role against each route's allowed roles, the media type and the
  * body size, and parsed the JSON body; a handler checks the fields, calls
- * the use case and answers.  A password or a token never reaches a log.
+ * the use case and responds.  A password or a token never reaches a log.
  */
 #include "core/base.h"
 #include "services/users/api.h"
@@ -43,7 +43,7 @@ static void set_retry_after(struct http_request *req, int64_t seconds)
 }
 
 /*
- * Return the JSON object body, or NULL after answering 400 when the
+ * Return the JSON object body, or NULL after responding with 400 when the
  * request has none (the router parses a body only when one was sent).
  */
 static json_t *require_body(struct http_request *req)
@@ -149,9 +149,9 @@ static int handle_login(struct http_request *req, void *ctx)
 
 static int handle_me(struct http_request *req, void *ctx)
 {
-    const struct auth_claims *who = http_req_auth(req);
+    const struct auth_claims *caller = http_req_auth(req);
     struct user u;
-    int ret = users_get(ctx, who, who->sub, &u);
+    int ret = users_get(ctx, caller, caller->sub, &u);
 
     if (ret)
         return ret;
@@ -242,7 +242,7 @@ static int handle_set_role(struct http_request *req, void *ctx)
     static const char *const allowed[] = {"role", NULL};
     static const char *const roles[] = {"student", "proctor", "admin",
                                         NULL};
-    const struct auth_claims *who = http_req_auth(req);
+    const struct auth_claims *caller = http_req_auth(req);
     json_t *body = require_body(req);
     struct jfield_error e = {0};
     enum auth_role role;
@@ -258,7 +258,7 @@ static int handle_set_role(struct http_request *req, void *ctx)
     if (auth_role_parse(roles[choice], &role))
         BUG("role \"%s\" is listed but not known", roles[choice]);
 
-    ret = users_set_role(ctx, who, http_req_param(req, "user_id"), role, &u);
+    ret = users_set_role(ctx, caller, http_req_param(req, "user_id"), role, &u);
     if (ret == ERR_CONFLICT)
         return http_respond_error(req, 409, "last_admin",
                                   "the last admin cannot give up the admin "
@@ -268,7 +268,7 @@ static int handle_set_role(struct http_request *req, void *ctx)
         return ret;
 
     log_info(http_req_log(req), "user \"%s\" set the role of \"%s\" to %s",
-             who->sub, u.id, roles[choice]);
+             caller->sub, u.id, roles[choice]);
     return respond_user(req, 200, &u);
 }
 

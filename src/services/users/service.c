@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The use cases of service.h.  Rules about a single field live in model.c;
- * here are the rules across records (unique email, at least one admin),
- * who may see or change what, the login limits, and the cost control of
- * password hashing.
+ * The use cases of service.h.  Rules about a single field live in model.c.
+ * This file has the rules across records (unique email, at least one
+ * admin), who may see or change what, the login limits, and the cost
+ * control of password hashing.
  */
 #include "core/base.h"
 #include "services/users/service.h"
@@ -29,7 +29,7 @@ struct users_service {
 
     /*
      * A hash of a random password, verified when the email is unknown so
-     * that the answer takes as long as for a wrong password.
+     * that the response takes as long as for a wrong password.
      */
     char dummy_hash[USER_HASH_SIZE];
 };
@@ -133,6 +133,12 @@ users_service_new_with(const struct users_repo *repo, void *repo_ctx,
     if (sem_init(&svc->hash_slots, 0, (unsigned)svc->opts.max_hashes) != 0)
         BUG("sem_init failed: %s", strerror(errno));
 
+    /*
+     * NEEDSWORK: the login counters live in this process only.  Replicas
+     * of the scaled deployment each count apart, so the limits there are
+     * per replica, and a restart clears them.  Sharing them needs a store
+     * table or a shared cache.
+     */
     svc->per_account = ratelimit_new(svc->opts.limiter_capacity,
                                      svc->opts.login_max_attempts,
                                      svc->opts.login_window_ms);
@@ -196,7 +202,7 @@ int users_create(struct users_service *svc, const struct users_new *in,
         return jfield_fail(e, "role", "role must be student, proctor or "
                            "admin");
 
-    /* Answer a taken email before spending a hash on it. */
+    /* Reject a taken email before spending a hash on it. */
     ret = svc->repo->get_by_email(svc->repo_ctx, u.email, &existing);
     if (ret == 0)
         return ERR_EXISTS;
@@ -278,32 +284,32 @@ int users_login(struct users_service *svc, const char *email,
 }
 
 /*
- * Check that who is an admin now.  A token keeps the role it was issued
+ * Check that caller is an admin now.  A token keeps the role it was issued
  * with until it expires, so the stored role is read again: a demoted
  * admin loses these rights at once.  Returns 0, ERR_FORBIDDEN or a store
  * error.
  */
 static int check_admin(struct users_service *svc,
-                       const struct auth_claims *who)
+                       const struct auth_claims *caller)
 {
     struct user me;
     int ret;
 
-    if (who->role != AUTH_ROLE_ADMIN)
+    if (caller->role != AUTH_ROLE_ADMIN)
         return ERR_FORBIDDEN;
-    ret = svc->repo->get_by_id(svc->repo_ctx, who->sub, &me);
+    ret = svc->repo->get_by_id(svc->repo_ctx, caller->sub, &me);
     if (ret == ERR_NOT_FOUND || (ret == 0 && me.role != AUTH_ROLE_ADMIN))
         return ERR_FORBIDDEN;
     return ret;
 }
 
-int users_get(struct users_service *svc, const struct auth_claims *who,
+int users_get(struct users_service *svc, const struct auth_claims *caller,
               const char *id, struct user *out)
 {
     int ret;
 
-    if (strcmp(who->sub, id) != 0) {
-        ret = check_admin(svc, who);
+    if (strcmp(caller->sub, id) != 0) {
+        ret = check_admin(svc, caller);
         if (ret)
             return ret;
     }
@@ -312,7 +318,7 @@ int users_get(struct users_service *svc, const struct auth_claims *who,
     return svc->repo->get_by_id(svc->repo_ctx, id, out);
 }
 
-int users_list(struct users_service *svc, const struct auth_claims *who,
+int users_list(struct users_service *svc, const struct auth_claims *caller,
                const char *cursor, size_t limit, struct user **out,
                size_t *n, char next_cursor[ID_SIZE],
                struct jfield_error *e)
@@ -322,7 +328,7 @@ int users_list(struct users_service *svc, const struct auth_claims *who,
 
     *out = NULL;
     *n = 0;
-    ret = check_admin(svc, who);
+    ret = check_admin(svc, caller);
     if (ret)
         return ret;
     if (limit < 1 || limit > USERS_LIST_MAX)
@@ -332,7 +338,7 @@ int users_list(struct users_service *svc, const struct auth_claims *who,
         return jfield_fail(e, "cursor", "cursor must be a user id from "
                            "next_cursor");
 
-    /* One extra row tells whether another page follows. */
+    /* One extra row shows whether another page follows. */
     page = xcalloc(limit + 1, sizeof(*page));
     ret = svc->repo->list(svc->repo_ctx, cursor, limit + 1, page, n);
     if (ret) {
@@ -355,14 +361,14 @@ int users_list(struct users_service *svc, const struct auth_claims *who,
     return 0;
 }
 
-int users_set_role(struct users_service *svc, const struct auth_claims *who,
+int users_set_role(struct users_service *svc, const struct auth_claims *caller,
                    const char *id, enum auth_role role, struct user *out)
 {
     const struct users_repo *repo = svc->repo;
     int64_t admins;
     int ret;
 
-    ret = check_admin(svc, who);
+    ret = check_admin(svc, caller);
     if (ret)
         return ret;
     if (!is_single_role(role))

@@ -2,8 +2,8 @@
 /*
  * The users service's use cases: register, log in, read and list
  * accounts, change a role, and add an account from the command line.  The
- * logic runs over a store interface (struct users_repo), so it knows
- * neither HTTP nor SQL and is tested with a fake store.  Who may do what is
+ * logic runs over a store interface (struct users_repo), so it depends
+ * on neither HTTP nor SQL and is tested with a fake store.  Who may do what is
  * decided here, from the caller's verified claims; admin rights are also
  * checked against the stored role, which a role change updates at once
  * while a token keeps its role until it expires.
@@ -29,7 +29,7 @@ struct users_service;
 #define USERS_LIST_MAX 100
 
 /*
- * What the service needs from storage.  Every function returns 0 or a
+ * The storage operations the service uses.  Every function returns 0 or a
  * negative ERR_*; ctx is the repo's own state.  Records are copied into
  * caller-owned structs.
  */
@@ -78,10 +78,11 @@ struct users_service_options {
 };
 
 /*
- * Create the service over repo (borrowed; repo_ctx passed to it) and a
- * (borrowed; may be NULL when the caller never logs anyone in, as the
- * command line does).  opts may be NULL for the defaults.  Returns a new
- * service freed with users_service_free(); aborts on out-of-memory.
+ * Create the service over repo (borrowed, called with repo_ctx) and the
+ * token service a (borrowed).  a may be NULL when the caller never logs
+ * anyone in, as the command line does.  opts may be NULL for the
+ * defaults.  Returns a new service freed with users_service_free(); aborts
+ * on out-of-memory.
  */
 struct users_service *
 users_service_new_with(const struct users_repo *repo, void *repo_ctx,
@@ -116,7 +117,7 @@ struct users_new {
 int users_create(struct users_service *svc, const struct users_new *in,
                  struct user *out, struct jfield_error *e);
 
-/* What a successful login returns. */
+/* The result of a successful login. */
 struct users_login {
     struct user user;
     char *access_token;  /* owned; free with free() */
@@ -140,11 +141,11 @@ int users_login(struct users_service *svc, const char *email,
                 struct users_login *out, int64_t *retry_after_s);
 
 /*
- * Read user id for caller who: yourself, or anyone for an admin.  Returns
+ * Read user id for caller: themselves, or anyone for an admin.  Returns
  * 0 and *out, ERR_FORBIDDEN, or ERR_NOT_FOUND (also for an id that is not
  * well-formed).
  */
-int users_get(struct users_service *svc, const struct auth_claims *who,
+int users_get(struct users_service *svc, const struct auth_claims *caller,
               const char *id, struct user *out);
 
 /*
@@ -156,17 +157,17 @@ int users_get(struct users_service *svc, const struct auth_claims *who,
  * Returns 0, ERR_FORBIDDEN, ERR_INVALID with e naming "cursor"
  * or "limit", or a store error.
  */
-int users_list(struct users_service *svc, const struct auth_claims *who,
+int users_list(struct users_service *svc, const struct auth_claims *caller,
                const char *cursor, size_t limit, struct user **out,
                size_t *n, char next_cursor[ID_SIZE],
                struct jfield_error *e);
 
 /*
- * Give user id the role, as an admin who.  Returns 0 and the updated
+ * Give user id the role, as the admin caller.  Returns 0 and the updated
  * record in *out, ERR_FORBIDDEN, ERR_NOT_FOUND, or ERR_CONFLICT when the
  * change would leave no admin.
  */
-int users_set_role(struct users_service *svc, const struct auth_claims *who,
+int users_set_role(struct users_service *svc, const struct auth_claims *caller,
                    const char *id, enum auth_role role, struct user *out);
 
 #endif

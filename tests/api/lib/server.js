@@ -2,7 +2,7 @@
 //
 // The black-box test harness: start the real proctorwise binary (PW_BIN) on
 // a free port of 127.0.0.1 with a fresh data directory, wait until /healthz
-// answers, send requests, and stop the process and remove the directory at
+// responds, send requests, and stop the process and remove the directory at
 // the end.  Every test file starts its own server, so files do not share
 // state.
 'use strict';
@@ -88,7 +88,7 @@ function request(baseUrl, method, urlPath, options = {}) {
       });
       res.on('error', reject);
     });
-    // The server may answer (413, 415) and close before it reads the whole
+    // The server may respond (413, 415) and close before it reads the whole
     // body; the response has then arrived and the write error is expected.
     req.on('error', (err) => {
       if (!req.res) reject(err);
@@ -215,7 +215,7 @@ class TestServer {
 }
 
 // Start `proctorwise serve` with extra env vars (merged over process.env)
-// and resolve once /healthz answers 200.  extraArgs go after the defaults.
+// and resolve once /healthz responds with 200.  extraArgs go after the defaults.
 async function startServer({ env = {}, extraArgs = [] } = {}) {
   const port = await freePort();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-api-'));

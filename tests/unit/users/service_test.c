@@ -447,7 +447,7 @@ static void test_list__pages_with_cursor(void **state)
     assert_string_equal(next, ids[3]);
     free(page);
 
-    /* The last page is short and says so with an empty cursor. */
+    /* The last page is short and ends with an empty cursor. */
     assert_int_equal(users_list(f->svc, &c, next, 2, &page, &n, next, &e), 0);
     assert_int_equal(n, 1);
     assert_string_equal(page[0].id, ids[4]);
@@ -558,7 +558,7 @@ static void test_set_role__keeps_last_admin(void **state)
                      0);
     assert_int_equal(fake.users[0].role, AUTH_ROLE_PROCTOR);
 
-    /* The first one's token still says admin but no longer counts. */
+    /* The first one's token still claims admin but no longer counts. */
     assert_int_equal(users_set_role(f->svc, &c, second, AUTH_ROLE_STUDENT,
                                     &u), ERR_FORBIDDEN);
 
