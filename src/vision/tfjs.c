@@ -238,6 +238,12 @@ static int parse_weight(struct loader *ld, json_t *jw, size_t *offset)
     return 0;
 }
 
+static int cmp_weights(const void *a, const void *b)
+{
+    return strcmp(((const struct weight *)a)->name,
+                  ((const struct weight *)b)->name);
+}
+
 static int parse_manifest(struct loader *ld, json_t *root)
 {
     json_t *groups = json_object_get(root, "weightsManifest"), *grp, *jw;
@@ -264,15 +270,30 @@ static int parse_manifest(struct loader *ld, json_t *root)
                 return err;
         }
     }
+    /* Offsets are fixed now, so sorting for lookup loses nothing. */
+    qsort(ld->w, ld->n_w, sizeof(*ld->w), cmp_weights);
+    for (size_t i = 1; i < ld->n_w; i++)
+        if (strcmp(ld->w[i - 1].name, ld->w[i].name) == 0)
+            return ERR_CORRUPT;
     return 0;
 }
 
+/* Binary search; parse_manifest() sorted the entries by name. */
 static const struct weight *find_weight(const struct loader *ld,
                                         const char *name)
 {
-    for (size_t i = 0; i < ld->n_w; i++)
-        if (strcmp(ld->w[i].name, name) == 0)
-            return &ld->w[i];
+    size_t lo = 0, hi = ld->n_w;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(name, ld->w[mid].name);
+        if (c == 0)
+            return &ld->w[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
     return NULL;
 }
 
@@ -905,9 +926,13 @@ static int translate_reshape(struct loader *ld, struct tf_node *tn,
         return err;
     if (shape->n_ints < 1 || shape->n_ints > NN_MAX_RANK)
         return ERR_UNSUPPORTED;
+    /* NEEDSWORK: a -1 (inferred) dimension is rejected because input dims
+     * are only known after nn_graph_finish(); supporting it needs a
+     * "reshape to N x ... x -1" parameter in struct nn_node.  Models whose
+     * needed part reshapes with -1 fail to load with ERR_UNSUPPORTED. */
     for (int i = 0; i < shape->n_ints; i++)
         if (shape->ints[i] < 1)
-            return ERR_UNSUPPORTED; /* -1 needs the input's inferred size */
+            return ERR_UNSUPPORTED;
     err = translate_simple(ld, tn, NN_OP_RESHAPE, n);
     if (err < 0)
         return err;
@@ -1023,7 +1048,7 @@ static int set_outputs(struct loader *ld, const int *roots,
             named |= g->outputs[k] == v->tensor;
         if (named)
             continue;
-        /* An Identity output aliases its input: give it the asked name. */
+        /* An Identity output aliases its input: give it the requested name. */
         t = &g->tensors[v->tensor];
         free(t->name);
         t->name = xstrdup(names[i]);
