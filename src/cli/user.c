@@ -60,7 +60,11 @@ static int read_line(FILE *f, char *buf, size_t size)
     return 0;
 }
 
-/* Prompt on stderr and read a line from the terminal with echo off. */
+/*
+ * Prompt on stderr and read a line from the terminal with echo off.
+ * NEEDSWORK: a signal at the prompt (Ctrl-C) exits with echo still off,
+ * because no handler restores the terminal; `stty echo` repairs it.
+ */
 static int prompt_hidden(const char *prompt, char *buf, size_t size)
 {
     struct termios saved;
@@ -73,10 +77,10 @@ static int prompt_hidden(const char *prompt, char *buf, size_t size)
         return -1;
     quiet = saved;
     quiet.c_lflag &= ~(tcflag_t)ECHO;
-    if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) != 0)
+    if (tcsetattr(STDIN_FILENO, TCSANOW, &quiet) != 0)
         return -1;
     ret = read_line(stdin, buf, size);
-    tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+    tcsetattr(STDIN_FILENO, TCSANOW, &saved);
     fputc('\n', stderr);
     return ret;
 }
@@ -129,11 +133,8 @@ static int add_user(struct store *st, const struct add_args *args)
     struct user u;
     int ret;
 
-    if (auth_role_parse(args->role, &in.role)) {
-        fprintf(stderr, "error: invalid role \"%s\": expected student, "
-                "proctor or admin\n", args->role);
-        return 2;
-    }
+    if (auth_role_parse(args->role, &in.role))
+        BUG("role \"%s\" passed cmd_user's check", args->role);
     if (!in.full_name) {
         size_t local = strcspn(args->email, "@");
 
@@ -282,6 +283,11 @@ int cmd_user(int argc, char **argv)
     if (!strcmp(action, "add") && (!args.email || !args.role)) {
         fprintf(stderr, "error: user add needs --email and --role\n");
         usage(stderr);
+        return 2;
+    }
+    if (args.role && auth_role_parse(args.role, &(enum auth_role){0})) {
+        fprintf(stderr, "error: invalid role \"%s\": expected student, "
+                "proctor or admin\n", args.role);
         return 2;
     }
 
