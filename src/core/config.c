@@ -99,6 +99,9 @@ static const struct config_var vars[] = {
      "seconds without a face before face_absent is raised"},
     {"PW_MONITOR_DARK_BRIGHTNESS", TYPE_DOUBLE, "40", 0, 255, 0,
      "mean luma (0..255) below which a frame is too dark to judge"},
+    {"PW_MONITOR_DARK_CONTRAST", TYPE_DOUBLE, "12", 0, 256, 0,
+     "luma standard deviation below which a dark frame has nothing to "
+     "see; 256: brightness alone decides"},
     {"PW_MONITOR_DARK_DURATION", TYPE_INT, "5", 1, 3600, 0,
      "seconds of dark frames before poor_lighting is raised"},
     {"PW_MONITOR_MULTI_FACE_FRAMES", TYPE_INT, "3", 1, 1000, 0,
@@ -107,7 +110,7 @@ static const struct config_var vars[] = {
     {"PW_MONITOR_MIN_FACE_AREA", TYPE_DOUBLE, "0.05", 0, 1, 0,
      "a face smaller than this fraction of the largest face's area is "
      "not counted as a second person"},
-    {"PW_MONITOR_OBJECT_THRESHOLD", TYPE_DOUBLE, "0.5", 0, 1, 0,
+    {"PW_MONITOR_OBJECT_THRESHOLD", TYPE_DOUBLE, "0.25", 0, 1, 0,
      "object detector score at which a forbidden object counts as seen"},
     {"PW_MONITOR_OBJECT_PASSES", TYPE_INT, "2", 1, 1000, 0,
      "consecutive object passes seeing an object for forbidden_object"},

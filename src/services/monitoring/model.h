@@ -28,11 +28,18 @@ enum mon_session_status {
     MON_SESSION_ENDED,  /* closed; every open anomaly was ended */
 };
 
+/*
+ * Size of an exam or reservation reference and its NUL.  Until the exam
+ * catalog exists these are opaque client-chosen identifiers.
+ */
+#define MON_REF_SIZE 65
+
 /* The proctoring of one attempt. */
 struct mon_session {
-    char id[ID_SIZE];         /* session id */
-    char attempt_id[ID_SIZE]; /* the attempt being proctored */
-    char student_id[ID_SIZE]; /* the student sitting it */
+    char id[ID_SIZE];                   /* session id */
+    char exam_id[MON_REF_SIZE];         /* the exam being sat */
+    char user_id[ID_SIZE];              /* the student sitting it */
+    char reservation_id[MON_REF_SIZE];  /* the student's seat; "" if none */
     enum mon_session_status status;
     int64_t started_ms;       /* server time the session opened */
     int64_t ended_ms;         /* server time it ended; 0 while active */
@@ -92,6 +99,7 @@ struct mon_detection {
     int faces_kept;    /* entries of faces[], highest score first */
     struct mon_face faces[MON_FACES_MAX];
     float brightness;  /* mean luma of the frame, 0..255 */
+    float contrast;    /* standard deviation of luma, 0..~128 */
     bool objects_ran;  /* whether the object pass ran on this frame */
     int objects_kept;  /* entries of objects[] when objects_ran */
     struct mon_object objects[MON_OBJECTS_MAX];

@@ -69,7 +69,7 @@ struct rules {
     struct run face_clear;   /* frames with a face, closing absence */
     struct run multi;        /* frames with two faces or more */
     struct run multi_clear;  /* frames with fewer, closing the episode */
-    struct run dark;         /* frames below dark_brightness */
+    struct run dark;         /* frames too dark to see */
     struct run light_clear;  /* lit frames, closing poor_lighting */
     struct run camera_clear; /* arrivals, closing webcam_disabled */
     struct run object[RULES_LABELS_MAX];       /* passes seeing it */
@@ -144,10 +144,11 @@ void rules_config_default(struct rules_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
     cfg->face_absent_ms = 5000;
     cfg->dark_brightness = 40.0f;
+    cfg->dark_contrast = 12.0f;
     cfg->dark_ms = 5000;
     cfg->multi_face_frames = 3;
     cfg->min_face_area = 0.05f;
-    cfg->object_threshold = 0.5f;
+    cfg->object_threshold = 0.25f;
     cfg->object_passes = 2;
     cfg->object_clear_passes = 3;
     cfg->clear_frames = 2;
@@ -164,6 +165,7 @@ int rules_config_from_env(struct rules_config *cfg, char *err,
     rules_config_default(cfg);
     cfg->face_absent_ms = config_int("PW_MONITOR_FACE_ABSENT") * 1000;
     cfg->dark_brightness = (float)config_double("PW_MONITOR_DARK_BRIGHTNESS");
+    cfg->dark_contrast = (float)config_double("PW_MONITOR_DARK_CONTRAST");
     cfg->dark_ms = config_int("PW_MONITOR_DARK_DURATION") * 1000;
     cfg->multi_face_frames = (int)config_int("PW_MONITOR_MULTI_FACE_FRAMES");
     cfg->min_face_area = (float)config_double("PW_MONITOR_MIN_FACE_AREA");
@@ -420,6 +422,16 @@ static void clean(struct rules *r, int slot, struct run *clear, int64_t now,
 
 /* ---- frame rules ------------------------------------------------------ */
 
+/*
+ * Too dark to see anything: low mean luma with little contrast, as for a
+ * covered or unlit camera.  A dim room with some light in it is not dark.
+ */
+static bool is_dark(const struct rules *r, const struct mon_detection *d)
+{
+    return d->brightness < r->cfg.dark_brightness &&
+           d->contrast < r->cfg.dark_contrast;
+}
+
 static float box_area(const float box[4])
 {
     float w = box[2] - box[0];
@@ -474,7 +486,7 @@ static void rule_face_absent(struct rules *r, int64_t now, int64_t seq,
      * leaves the streak as it is, so darkness neither hides an absence
      * that lit frames show on both sides nor starts one on its own.
      */
-    if (d->brightness < r->cfg.dark_brightness)
+    if (is_dark(r, d))
         return;
 
     rec = frame_record(now, seq, d, 0);
@@ -530,7 +542,7 @@ static void rule_poor_lighting(struct rules *r, int64_t now, int64_t seq,
     struct episode *ep = &r->slots[SLOT_POOR_LIGHTING];
     struct mon_evidence rec;
 
-    if (d->brightness >= r->cfg.dark_brightness) {
+    if (!is_dark(r, d)) {
         r->dark.count = 0;
         memset(&r->pending[SLOT_POOR_LIGHTING], 0, sizeof(struct pending));
         clean(r, SLOT_POOR_LIGHTING, &r->light_clear, now,

@@ -24,7 +24,8 @@
 /* Thresholds and durations.  Times are in ms, brightness in luma 0..255. */
 struct rules_config {
     int64_t face_absent_ms;     /* no face for longer than this */
-    float dark_brightness;      /* mean luma below this is too dark */
+    float dark_brightness;      /* mean luma below this ... */
+    float dark_contrast;        /* ... and contrast below this: dark */
     int64_t dark_ms;            /* dark for this long: poor_lighting */
     int multi_face_frames;      /* consecutive frames with 2+ faces */
     float min_face_area;        /* second face area / largest, to count */

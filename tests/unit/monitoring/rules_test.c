@@ -331,6 +331,21 @@ static void test_dark__face_seen_resets_absence(void **state)
     script_free(s);
 }
 
+static void test_dark__dim_with_contrast_is_seen(void **state)
+{
+    struct script *s = script_new();
+    struct mon_detection dim = faces(0);
+
+    (void)state;
+    /* A dim room with some light in it still shows an empty seat. */
+    dim.brightness = 30;
+    dim.contrast = 25;
+    frames(s, 0, 6000, dim);
+    assert_int_equal(s->t.opened[MON_ANOMALY_FACE_ABSENT], 1);
+    assert_int_equal(s->t.opened[MON_ANOMALY_POOR_LIGHTING], 0);
+    script_free(s);
+}
+
 /* ---- multiple_faces --------------------------------------------------- */
 
 static void test_multiple_faces__three_frames(void **state)
@@ -438,7 +453,7 @@ static void test_object__one_pass(void **state)
     struct script *s = script_new();
     struct mon_detection pass = faces(1);
     struct mon_detection phone = with_object(faces(1), "cell phone", 0.9f);
-    struct mon_detection weak = with_object(faces(1), "cell phone", 0.3f);
+    struct mon_detection weak = with_object(faces(1), "cell phone", 0.2f);
 
     (void)state;
     pass.objects_ran = true;
@@ -807,6 +822,7 @@ int main(void)
         cmocka_unit_test(test_dark__poor_lighting_not_absent),
         cmocka_unit_test(test_dark__does_not_hide_absence),
         cmocka_unit_test(test_dark__face_seen_resets_absence),
+        cmocka_unit_test(test_dark__dim_with_contrast_is_seen),
         cmocka_unit_test(test_multiple_faces__three_frames),
         cmocka_unit_test(test_multiple_faces__one_frame),
         cmocka_unit_test(test_multiple_faces__tiny_second_ignored),
