@@ -238,7 +238,7 @@ static size_t unescape_none(void *cls, struct MHD_Connection *conn, char *s)
     return strlen(s);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+static PRINTF_LIKE(2, 0) void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     static struct log_ratelimit rl;
     struct http_server *s = cls;
