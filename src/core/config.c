@@ -136,13 +136,27 @@ static const struct config_var vars[] = {
      "sessions with a frame waiting for analysis; more are answered 503"},
     {"PW_MONITOR_QUEUE_BYTES", TYPE_INT, "67108864", 65536, 17179869184.0,
      0, "JPEG bytes waiting for analysis in total; more are answered 503"},
-    {"PW_MONITOR_FRAME_MAX", TYPE_INT, "1048576", 1024, 67108864, 0,
+    {"PW_MONITOR_FRAME_MAX", TYPE_INT, "2097152", 1024, 67108864, 0,
      "largest JPEG frame accepted, in bytes"},
     {"PW_MONITOR_FRAME_RATE", TYPE_DOUBLE, "10", 0.1, 1000, 0,
      "frames per second accepted per session over time; more are "
      "answered 429"},
     {"PW_MONITOR_FRAME_BURST", TYPE_INT, "20", 1, 10000, 0,
      "frames a session may send at once above the rate"},
+
+    /* monitoring: service */
+    {"PW_MONITOR_WORKERS", TYPE_INT, "0", 0, 256, 0,
+     "vision worker threads, each with its own detector; 0: one per core"},
+    {"PW_MONITOR_FRAME_WAIT", TYPE_INT, "300", 0, 10000, 0,
+     "milliseconds a posted frame waits for its analysis before the "
+     "answer says queued"},
+    {"PW_MONITOR_OBJECTS_EVERY", TYPE_INT, "5", 0, 1000, 0,
+     "run the object detector on every Nth analysed frame of a session "
+     "(and whenever the face count changes); 0: only on changes"},
+    {"PW_MONITOR_EVIDENCE_RETENTION", TYPE_INT, "30", 1, 36500, 0,
+     "days an evidence snapshot is kept before purge-evidence deletes it"},
+    {"PW_MODEL_DIR", TYPE_STRING, "", 0, 0, 0,
+     "directory of the vision model files; empty: <data dir>/models"},
 
     /* monitoring: suspicion score */
     {"PW_MONITOR_SCORE_WEIGHTS", TYPE_STRING,
