@@ -3,9 +3,9 @@
  * The frame queue: one mutex over a hash of sessions and a FIFO of the
  * sessions that are ready (a frame waiting, none being analysed).  A
  * session enters the FIFO at the tail when it becomes ready and leaves at
- * the head when a worker takes its frame, which makes service round robin
- * over sessions: a session sending fast only replaces its own waiting
- * frame and never gets a second turn before the others had theirs.
+ * the head when a worker takes its frame.  Service is therefore round
+ * robin: a session sending fast only replaces its own waiting frame, so it
+ * never gets a second turn before the others had theirs.
  */
 #include "core/base.h"
 #include "services/monitoring/queue.h"
@@ -21,7 +21,7 @@ struct queue_session {
     struct queue_session *hash_next;  /* next in the hash bucket */
     struct queue_session *ready_next; /* next in the ready FIFO */
     struct queue_frame *waiting;      /* latest frame not yet taken */
-    bool in_flight;                   /* a worker holds one of its frames */
+    bool in_flight;                   /* a worker took one of its frames */
     bool in_ready;                    /* linked in the ready FIFO */
     bool closed;                      /* closed while a frame was taken */
     double tokens;                    /* token bucket of the rate limit */

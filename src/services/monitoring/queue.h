@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The frame queue between the API and the vision workers.  Each session
- * keeps only its latest unanalysed frame (a newer one replaces it and the
- * replaced one is counted as dropped), workers take frames round robin
- * over sessions, at most one frame per session is analysed at a time (so
- * a session's detections reach the rules engine in order), and memory is
- * capped: over a cap a push fails with ERR_BUSY instead of growing.
+ * keeps only its latest unanalysed frame, and a newer one replaces it (the
+ * replaced one is counted as dropped).  Workers take frames round robin
+ * over sessions, one frame per session at a time, so a session's
+ * detections reach the rules engine in order.  Memory is capped: over a
+ * cap a push fails with ERR_BUSY instead of growing.
  */
 #ifndef PW_SERVICES_MONITORING_QUEUE_H
 #define PW_SERVICES_MONITORING_QUEUE_H

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The rules engine.  Each kind of episode has one slot (forbidden objects
- * one per label); a slot is open or not, so one condition is one episode
- * however many frames show it.  Frame rules keep a streak (the frames
+ * have one per label).  A slot is open or not, so one condition is one
+ * episode however many frames show it.  Frame rules keep a streak (the frames
  * since the condition began) and a clear run (clean frames since it
  * stopped); an episode opens when the streak is long enough and closes
  * when the clear run is, dated back to where the run began.
@@ -61,6 +61,7 @@ struct pending {
 struct rules {
     struct rules_config cfg;
     int64_t clock_ms;        /* latest time seen */
+    int64_t frame_clock_ms;  /* latest time of an analysed frame */
     bool ended;              /* rules_end() was called */
     int64_t next_episode;    /* number of the next episode opened */
     int64_t last_arrival_ms; /* latest frame arrival, or the start */
@@ -188,8 +189,8 @@ int rules_config_from_env(struct rules_config *cfg, char *err,
 
 /*
  * Append rec to a bounded list: the first cap - 1 records stay, and the
- * last entry always holds the latest one, so a long episode keeps how it
- * began and where it stands now.
+ * last entry always contains the latest one, so a long episode keeps how
+ * it began and its latest state.
  */
 static void keep_record(struct mon_evidence *list, int cap, int *kept,
                         int *total, const struct mon_evidence *rec)
@@ -734,6 +735,7 @@ struct rules *rules_new(const struct rules_config *cfg, int64_t now_ms)
     r->cfg.clear_frames = MAX(cfg->clear_frames, 1);
     r->cfg.object_clear_passes = MAX(cfg->object_clear_passes, 1);
     r->clock_ms = now_ms;
+    r->frame_clock_ms = now_ms;
     r->last_arrival_ms = now_ms;
     r->next_episode = 1;
     return r;
@@ -775,19 +777,27 @@ void rules_on_frame(struct rules *r, int64_t now_ms,
                     const struct mon_detection *d, int64_t frame_seq,
                     struct rules_output *out)
 {
-    int64_t now;
+    int64_t now, frame_ms;
 
     if (!advance(r, now_ms, &now, out))
         return;
-    r->last_arrival_ms = MAX(r->last_arrival_ms, now);
+
+    /*
+     * Analysis finishes after later frames arrived, so the clock may be
+     * ahead of this frame.  Frame rules run on frame times of their own,
+     * which keeps episode starts and ends at the frames that showed them.
+     */
+    frame_ms = MAX(now_ms, r->frame_clock_ms);
+    r->frame_clock_ms = frame_ms;
+    r->last_arrival_ms = MAX(r->last_arrival_ms, frame_ms);
     expire(r, now, out);
 
     /* The camera shows nothing while it is reported stopped. */
     if (!r->slots[SLOT_WEBCAM_DISABLED].open) {
-        rule_face_absent(r, now, frame_seq, d, out);
-        rule_multiple_faces(r, now, frame_seq, d, out);
-        rule_poor_lighting(r, now, frame_seq, d, out);
-        rule_objects(r, now, frame_seq, d, out);
+        rule_face_absent(r, frame_ms, frame_seq, d, out);
+        rule_multiple_faces(r, frame_ms, frame_seq, d, out);
+        rule_poor_lighting(r, frame_ms, frame_seq, d, out);
+        rule_objects(r, frame_ms, frame_seq, d, out);
     }
     flush(r, now, out);
 }

@@ -36,7 +36,7 @@ struct rules_config {
     int64_t tab_cap_ms;         /* tab_change / fullscreen_exit cap */
     int64_t clipboard_merge_ms; /* copy/paste within this: one episode */
     int64_t silence_ms;         /* no frame for this: webcam_disabled */
-    int64_t update_interval_ms; /* least time between two UPDATED */
+    int64_t update_interval_ms; /* minimum time between two UPDATED */
     int label_count;            /* entries of labels[] */
     char labels[RULES_LABELS_MAX][MON_LABEL_SIZE]; /* forbidden objects */
 };
@@ -52,7 +52,7 @@ struct rules_change {
     struct mon_anomaly anomaly; /* a copy taken at this call */
 };
 
-/* What one call produced, filled by the engine and owned by the caller. */
+/* The changes of one call, filled by the engine, owned by the caller. */
 struct rules_output {
     int count;                                   /* entries of changes[] */
     struct rules_change changes[RULES_OUTPUT_MAX];
@@ -76,6 +76,11 @@ int rules_config_from_env(struct rules_config *cfg, char *err,
  * Create the engine of one session that starts at now_ms (the silence
  * clock runs from there).  cfg is copied.  Returns a new engine freed with
  * rules_free(); aborts on out-of-memory.
+ *
+ * NEEDSWORK: the state lives only in memory.  After a restart a new engine
+ * starts from nothing, so it never closes an episode opened before, and a
+ * streak under way counts again from zero.  The service must close such
+ * episodes itself when it starts.
  */
 struct rules *rules_new(const struct rules_config *cfg, int64_t now_ms);
 
@@ -84,8 +89,9 @@ void rules_free(struct rules *r);
 
 /*
  * The calls below are for one thread at a time per engine.  Each resets
- * *out and appends the changes it made.  Times must not go backwards; a
- * time earlier than one already seen is taken as the latest time seen.
+ * *out and appends the changes it made.  Times should not go backwards.
+ * A time earlier than one already seen is taken as the latest time seen,
+ * except that rules_on_frame() clamps to the latest frame time only.
  * After rules_end() every call is ignored and reports nothing.
  */
 
@@ -98,7 +104,9 @@ void rules_on_arrival(struct rules *r, int64_t now_ms,
 
 /*
  * Apply the detection d (borrowed) of frame frame_seq, with now_ms the
- * server time the frame arrived.  An episode opened here has
+ * server time the frame arrived.  now_ms may lie behind arrivals and
+ * ticks already passed (analysis takes time): frame rules then use it,
+ * clamped only to the previous frame's time.  An episode opened here has
  * opening_frame_seq = frame_seq, so the caller can store that frame's JPEG
  * as evidence.
  */

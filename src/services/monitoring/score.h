@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Suspicion score of a session, 0..100, from its anomalies by type.  Each
- * type has a weight (the most points it can add); the score returns the
- * weights and each type's contribution so a proctor sees what made it.
+ * type has a weight, the maximum points it can add.  The result includes
+ * the weights and each type's contribution, for the proctor to read.
  *
  *   units  = episodes + seconds / unit seconds
  *   points = weight * (1 - 2^-units)

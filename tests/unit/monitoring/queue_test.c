@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Frame queue: latest frame wins, drop counts, round robin over sessions,
- * one frame per session at a time, caps answered with ERR_BUSY, the rate
+ * one frame per session at a time, caps returning ERR_BUSY, the rate
  * limit, tickets, shutdown waking workers, and a threaded run of
  * producers and workers with bounded iterations.
  */

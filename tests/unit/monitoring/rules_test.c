@@ -2,8 +2,8 @@
 /*
  * Rules engine: scripted timelines of frames, events and ticks, checked
  * for the episodes they open and close, their times, counts, evidence and
- * confidence.  Frames come every 200 ms (5 per second) unless a test says
- * otherwise.
+ * confidence.  Frames come every 200 ms (5 per second) unless a test sets
+ * another pace.
  */
 #include "core/base.h"
 
@@ -700,6 +700,35 @@ static void test_clock__backwards_clamped(void **state)
     script_free(s);
 }
 
+static void test_clock__late_analysis_keeps_frame_times(void **state)
+{
+    struct script *s = script_new();
+    struct mon_detection face = faces(1), empty = faces(0);
+    const struct mon_anomaly *a;
+
+    (void)state;
+    /* Each frame is analysed two arrivals after it came in. */
+    for (int k = 0; k < 60; k++) {
+        int64_t at = (int64_t)k * STEP;
+
+        rules_on_arrival(s->r, T0 + at, &s->out);
+        record(s);
+        if (k >= 2) {
+            int64_t frame_at = at - 2 * STEP;
+
+            rules_on_frame(s->r, T0 + frame_at,
+                           frame_at < 1000 ? &face : &empty, k - 1,
+                           &s->out);
+            record(s);
+        }
+    }
+    assert_int_equal(s->t.opened[MON_ANOMALY_FACE_ABSENT], 1);
+    a = &s->t.first_opened[MON_ANOMALY_FACE_ABSENT];
+    assert_int_equal(a->started_ms, T0 + 1000);
+    assert_int_equal(a->evidence[0].at_ms, T0 + 1000);
+    script_free(s);
+}
+
 static void test_episodes__numbered_in_order(void **state)
 {
     struct script *s = script_new();
@@ -839,6 +868,7 @@ int main(void)
         cmocka_unit_test(test_clipboard__merged),
         cmocka_unit_test(test_end__closes_open_episodes),
         cmocka_unit_test(test_clock__backwards_clamped),
+        cmocka_unit_test(test_clock__late_analysis_keeps_frame_times),
         cmocka_unit_test(test_episodes__numbered_in_order),
         cmocka_unit_test(test_config__custom_thresholds),
         cmocka_unit_test(test_config__from_env),
