@@ -19,7 +19,7 @@
 
 #define PW_VERSION "0.1.0"
 
-/* What serve builds once and frees on exit. */
+/* The objects serve builds once and frees on exit. */
 struct serve_state {
     struct store *store;
     struct auth *auth;

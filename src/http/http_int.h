@@ -5,7 +5,7 @@
  * target and unit tests, which drive the pipeline without sockets.  A
  * request runs http__req_begin() once its headers are known, then
  * http__req_body() per body chunk, then http__req_finish(), after which
- * req->resp holds the response.  http__req_begin() returns true when the
+ * req->resp contains the response.  http__req_begin() returns true when the
  * response must go out before the body is read.
  */
 #ifndef PW_HTTP_HTTP_INT_H
@@ -28,9 +28,14 @@
 
 /*
  * Body bytes read and dropped after a request was refused, so that its
- * answer can be sent once the body ends (libmicrohttpd 0.9.75 cannot send
+ * response can be sent once the body ends (libmicrohttpd 0.9.75 cannot send
  * a response while a body is being received).  Past this the connection
- * is closed without an answer.
+ * is closed without a response.
+ *
+ * NEEDSWORK: a chunked body over its limit is answered 413 only when it
+ * ends; a client that keeps sending past HTTP_MAX_DRAIN gets its
+ * connection closed with no response.  A libmicrohttpd that accepts a
+ * response mid-body would let the 413 go out at once.
  */
 #define HTTP_MAX_DRAIN (4u << 20)
 
@@ -82,7 +87,7 @@ struct http__router {
     size_t n_routes;
 };
 
-/* What matching a path found. */
+/* The result of matching a path. */
 struct http__match {
     const struct http__route *route; /* NULL: no route for this method */
     char *params[HTTP_MAX_PARAMS];   /* owned; decoded, in pattern order */
@@ -159,7 +164,7 @@ struct http_server {
     void *daemons[HTTP_MAX_LISTENERS]; /* struct MHD_Daemon */
     size_t n_daemons;
     int first_port;
-    atomic_int in_flight;     /* requests received and not yet answered */
+    atomic_int in_flight;     /* requests received, response not yet sent */
     atomic_bool stopping;
     int wake[2];              /* self-pipe: signals and http_server_stop() */
     void (*on_stop)(void *);  /* called once when shutdown starts */

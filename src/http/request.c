@@ -6,7 +6,7 @@
  * http.c hands them to libmicrohttpd, the fuzz target just reads them.
  * Errors found before the body is read are kept in req->resp and sent once
  * the body has been drained, so the connection stays usable (keep-alive);
- * only a body over its limit is answered at once, and the connection is
+ * only a body announced over its limit gets its response at once, and the connection is
  * then closed by libmicrohttpd.
  */
 #include "core/base.h"
@@ -289,7 +289,7 @@ int http_respond_err(struct http_request *req, int err, const char *message)
 {
     int status = http_status_of(err);
 
-    /* A 500 says nothing about the cause; the log line keeps it. */
+    /* A 500 hides the cause from the client; the log line records it. */
     if (status == 500) {
         log_error(&req->log, "%s %s failed: %s%s%s", req->method,
                   req->route_label, err_str(err), message ? ": " : "",
@@ -428,7 +428,7 @@ static void set_request_id(struct http_request *req)
     req->log.request_id = req->request_id;
 }
 
-/* Answer OPTIONS: a CORS preflight, or the path's Allow list. */
+/* Respond to OPTIONS: a CORS preflight, or the path's Allow list. */
 static void answer_options(struct http_request *req)
 {
     const char *origin = http_req_header(req, "Origin");
@@ -596,8 +596,8 @@ static bool check_length(struct http_request *req)
 }
 
 /*
- * Find the route; false with an error response (400, 404, 405) or the
- * answer to OPTIONS left in req->resp.
+ * Find the route.  Returns false with an error response (400, 404, 405)
+ * or the response to OPTIONS left in req->resp.
  */
 static bool resolve(struct http_request *req)
 {

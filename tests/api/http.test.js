@@ -13,7 +13,7 @@ const assert = require('node:assert/strict');
 const net = require('node:net');
 const { startServer } = require('./lib/server.js');
 
-// Parse as many complete HTTP/1.1 responses as buf holds (bodies sized by
+// Parse as many complete HTTP/1.1 responses as buf contains (bodies sized by
 // Content-Length).  Returns {responses, rest}.
 function parseResponses(buf) {
   const responses = [];
