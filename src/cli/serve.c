@@ -14,6 +14,9 @@
 #include "core/log.h"
 #include "http/auth.h"
 #include "http/http.h"
+#include "blob/blob.h"
+#include "services/monitoring/api.h"
+#include "services/monitoring/pipeline.h"
 #include "services/users/api.h"
 #include "store/store.h"
 
@@ -24,6 +27,8 @@ struct serve_state {
     struct store *store;
     struct auth *auth;
     struct users_service *users;
+    struct blob_store *blobs;
+    struct mon_service *monitoring;
 };
 
 typedef int (*service_register_fn)(struct http_server *s,
@@ -35,6 +40,46 @@ static int register_users(struct http_server *s, struct serve_state *st)
     return users_api_register(s, st->users);
 }
 
+/*
+ * Open the evidence blob store under the data directory, create the
+ * monitoring service with its vision workers (the models are loaded and
+ * checked here, so a missing model stops start-up with its name).
+ */
+static int register_monitoring(struct http_server *s, struct serve_state *st)
+{
+    struct log_ctx log = LOG_CTX_INIT("serve");
+    struct mon_analyser analyser;
+    char *dir = xasprintf("%s/blobs", config_str("PW_DATA_DIR"));
+    char *model_dir = pipeline_model_dir();
+    char err[512] = "";
+    int ret;
+
+    ret = blob_store_open(dir, &st->blobs);
+    if (ret) {
+        log_error(&log, "cannot open the blob store \"%s\": %s", dir,
+                  err_str(ret));
+        goto out_free;
+    }
+    pipeline_analyser(model_dir,
+                      (int)config_int("PW_MONITOR_OBJECTS_EVERY"),
+                      &analyser);
+    ret = mon_service_new(st->store, st->blobs, &analyser, NULL,
+                          &st->monitoring, err, sizeof(err));
+    if (!ret)
+        ret = mon_api_register(s, st->monitoring,
+                               (size_t)config_int("PW_MONITOR_FRAME_MAX"));
+    if (!ret)
+        ret = mon_service_start(st->monitoring, err, sizeof(err));
+    if (ret)
+        log_error(&log, "cannot start the monitoring service: %s",
+                  err[0] ? err : err_str(ret));
+
+out_free:
+    free(model_dir);
+    free(dir);
+    return ret;
+}
+
 /* The services and their own ports; NULL register: not in this build. */
 static const struct {
     const char *name;
@@ -43,7 +88,7 @@ static const struct {
 } services[] = {
     {"reservations", "8000", NULL},
     {"users", "8001", register_users},
-    {"monitoring", "8003", NULL},
+    {"monitoring", "8003", register_monitoring},
     {"corrections", "8004", NULL},
     {"notifications", "8005", NULL},
     {"analytics", "8006", NULL},
@@ -131,6 +176,9 @@ static int serve(struct serve_state *st, int only, const char *listen,
              PW_VERSION, only >= 0 ? services[only].name : "all services",
              bound, config_str("PW_DATA_DIR"));
     http_server_run(s);
+    /* Finish the frames in analysis while the store is still open. */
+    if (st->monitoring)
+        mon_service_stop(st->monitoring);
     log_info(log, "proctorwise stopped");
     status = 0;
 
@@ -206,6 +254,8 @@ int cmd_serve(int argc, char **argv)
         status = serve(&st, only, config_str("PW_LISTEN"), &log);
     }
 
+    mon_service_free(st.monitoring);
+    blob_store_free(st.blobs);
     users_service_free(st.users);
     auth_free(st.auth);
 out_free_store:
