@@ -215,29 +215,80 @@ static float clampf(float v, float lo, float hi)
     return v;
 }
 
+/*
+ * Runs the model on the part of img at (x0, y0, tw, th) in decoded pixels
+ * and appends its candidates, in original JPEG pixels, to cand (n used).
+ */
+static int run_window(struct face_detector *d, const struct image *img,
+                      int x0, int y0, int tw, int th, float threshold,
+                      struct candidate *cand, int *n)
+{
+    struct image win = IMAGE_INIT;
+    struct image_map map;
+    float kx = (float)img->src_width / (float)img->width;
+    float ky = (float)img->src_height / (float)img->height;
+    int rc, got;
+
+    if (tw == img->width && th == img->height) {
+        image_letterbox(img, FACE_INPUT_SIZE, -1.0f, 1.0f, d->input, &map);
+    } else {
+        image_window(img, x0, y0, tw, th, &win);
+        image_letterbox(&win, FACE_INPUT_SIZE, -1.0f, 1.0f, d->input, &map);
+        image_release(&win);
+    }
+    rc = nn_exec_run(d->exec, d->input);
+    if (rc)
+        return rc;
+
+    got = collect(nn_exec_output(d->exec, d->out_boxes),
+                  nn_exec_output(d->exec, d->out_scores), threshold,
+                  cand + *n);
+    for (int i = *n; i < *n + got; i++) {
+        cand[i].x1 = cand[i].x1 * map.scale_x + map.offset_x + (float)x0 * kx;
+        cand[i].x2 = cand[i].x2 * map.scale_x + map.offset_x + (float)x0 * kx;
+        cand[i].y1 = cand[i].y1 * map.scale_y + map.offset_y + (float)y0 * ky;
+        cand[i].y2 = cand[i].y2 * map.scale_y + map.offset_y + (float)y0 * ky;
+    }
+    *n += got;
+    return 0;
+}
+
 int face_detect(struct face_detector *d, const struct image *img,
                 const struct face_config *cfg, struct face *faces, int max,
                 int *n)
 {
     static const struct face_config defaults = FACE_CONFIG_DEFAULT;
     struct candidate *cand;
-    struct image_map map;
-    int rc, count;
+    int rc = 0, count = 0, windows = 1;
     float w = (float)img->src_width, h = (float)img->src_height;
 
     if (!cfg)
         cfg = &defaults;
     *n = 0;
 
-    image_letterbox(img, FACE_INPUT_SIZE, -1.0f, 1.0f, d->input, &map);
-    rc = nn_exec_run(d->exec, d->input);
-    if (rc)
-        return rc;
+    /*
+     * The whole frame first, then, when the decoded frame has the pixels
+     * for it, a 2x2 grid of windows overlapping by a third of their side:
+     * each window reaches the model at about twice the whole frame's
+     * scale, so a face 40 pixels wide in a 640x480 frame spans 24 input
+     * pixels instead of 12.  Faces found twice are merged below.
+     */
+    if (cfg->tiles && MAX(img->width, img->height) >= 2 * FACE_INPUT_SIZE)
+        windows = 5;
+    cand = xmalloc(sizeof(*cand) * ANCHORS * (size_t)windows);
+    rc = run_window(d, img, 0, 0, img->width, img->height,
+                    cfg->score_threshold, cand, &count);
+    for (int t = 0; !rc && t < windows - 1; t++) {
+        int tw = img->width * 3 / 5, th = img->height * 3 / 5;
+        int x0 = t % 2 ? img->width - tw : 0;
+        int y0 = t / 2 ? img->height - th : 0;
 
-    cand = xmalloc(sizeof(*cand) * ANCHORS);
-    count = collect(nn_exec_output(d->exec, d->out_boxes),
-                    nn_exec_output(d->exec, d->out_scores),
-                    cfg->score_threshold, cand);
+        rc = run_window(d, img, x0, y0, tw, th, cfg->score_threshold, cand,
+                        &count);
+    }
+    if (rc)
+        goto out_free;
+
     qsort(cand, (size_t)count, sizeof(*cand), by_score_desc);
     count = merge(cand, count, cfg->iou_threshold);
 
@@ -245,11 +296,13 @@ int face_detect(struct face_detector *d, const struct image *img,
         struct face *f = &faces[(*n)++];
 
         f->score = cand[i].score;
-        f->box[0] = clampf(cand[i].x1 * map.scale_x + map.offset_x, 0, w);
-        f->box[1] = clampf(cand[i].y1 * map.scale_y + map.offset_y, 0, h);
-        f->box[2] = clampf(cand[i].x2 * map.scale_x + map.offset_x, 0, w);
-        f->box[3] = clampf(cand[i].y2 * map.scale_y + map.offset_y, 0, h);
+        f->box[0] = clampf(cand[i].x1, 0, w);
+        f->box[1] = clampf(cand[i].y1, 0, h);
+        f->box[2] = clampf(cand[i].x2, 0, w);
+        f->box[3] = clampf(cand[i].y2, 0, h);
     }
+
+out_free:
     free(cand);
-    return 0;
+    return rc;
 }

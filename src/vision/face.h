@@ -25,6 +25,7 @@ struct face {
 struct face_config {
     float score_threshold; /* minimum sigmoid score of a face */
     float iou_threshold;   /* boxes overlapping more than this are merged */
+    bool tiles;            /* also look at 2x2 windows for small faces */
 };
 
 /*
@@ -33,7 +34,7 @@ struct face_config {
  * none on the face-free ones, a cat included.  An IoU of 0.3 merges the
  * anchors of one face but keeps side-by-side faces apart.
  */
-#define FACE_CONFIG_DEFAULT {0.6f, 0.3f}
+#define FACE_CONFIG_DEFAULT {0.6f, 0.3f, true}
 
 struct face_detector;
 

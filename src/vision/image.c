@@ -157,6 +157,27 @@ out_destroy:
     return rc;
 }
 
+void image_window(const struct image *img, int x0, int y0, int tw, int th,
+                  struct image *out)
+{
+    size_t row = (size_t)tw * 3;
+
+    assert(x0 >= 0 && y0 >= 0 && tw > 0 && th > 0);
+    assert(x0 + tw <= img->width && y0 + th <= img->height);
+    out->pixels = xmalloc(row * (size_t)th);
+    for (int y = 0; y < th; y++)
+        memcpy(out->pixels + (size_t)y * row,
+               img->pixels + ((size_t)(y0 + y) * (size_t)img->width +
+                              (size_t)x0) * 3,
+               row);
+    out->width = tw;
+    out->height = th;
+    out->src_width = (int)lroundf((float)tw * (float)img->src_width /
+                                  (float)img->width);
+    out->src_height = (int)lroundf((float)th * (float)img->src_height /
+                                   (float)img->height);
+}
+
 /* Source sample positions of one axis: two indices and a weight per pixel. */
 struct axis {
     int *lo;

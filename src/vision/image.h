@@ -59,6 +59,16 @@ int image_decode_jpeg(const uint8_t *data, size_t len,
                       struct image *out);
 
 /*
+ * Copies the tw x th pixels of img at (x0, y0), decoded pixels, into out,
+ * which must be IMAGE_INIT; the caller releases it with image_release().
+ * out's src_width and src_height are the window's size in original JPEG
+ * pixels, so a map made from out is relative to the window's corner.  The
+ * window must lie inside img.
+ */
+void image_window(const struct image *img, int x0, int y0, int tw, int th,
+                  struct image *out);
+
+/*
  * Affine map from tensor pixel coordinates to original JPEG pixels:
  * x_src = x * scale_x + offset_x, y_src = y * scale_y + offset_y.
  */

@@ -217,6 +217,21 @@ static int suppress_overlaps(struct object *objs, int n, float iou_max)
     return kept;
 }
 
+/* Returns the minimum heatmap peak of class c under cfg. */
+static float class_threshold(const struct objects_config *cfg, int c)
+{
+    switch (c) {
+    case OBJECTS_CLASS_CELL_PHONE:
+        return cfg->phone_threshold;
+    case OBJECTS_CLASS_BOOK:
+        return cfg->book_threshold;
+    case OBJECTS_CLASS_LAPTOP:
+        return cfg->laptop_threshold;
+    default:
+        return cfg->score_threshold;
+    }
+}
+
 /* Adds obj to objs (n used of max), replacing the weakest when full. */
 static void keep_best(struct object *objs, int max, int *n,
                       const struct object *obj)
@@ -242,11 +257,14 @@ int objects_detect(struct objects_detector *d, const struct image *img,
     const float *heat, *wh;
     struct image_map map;
     float w = (float)img->src_width, h = (float)img->src_height;
+    float min_score[OBJECTS_CLASS_COUNT];
     int rc;
 
     if (!cfg)
         cfg = &defaults;
     *n = 0;
+    for (int c = 0; c < OBJECTS_CLASS_COUNT; c++)
+        min_score[c] = class_threshold(cfg, c);
 
     image_stretch(img, OBJECTS_INPUT_SIZE, OBJECTS_INPUT_SIZE, 0.0f, 255.0f,
                   d->input, &map);
@@ -266,7 +284,7 @@ int objects_detect(struct objects_detector *d, const struct image *img,
                 struct object obj;
                 float cx = (float)(x * STRIDE), cy = (float)(y * STRIDE);
 
-                if (!(scores[c] >= cfg->score_threshold))
+                if (!(scores[c] >= min_score[c]))
                     continue;
                 if (!cfg->all_classes && !objects_is_forbidden(c))
                     continue;

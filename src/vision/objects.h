@@ -32,19 +32,26 @@ struct object {
 };
 
 struct objects_config {
-    float score_threshold; /* minimum heatmap peak */
-    float iou_threshold;   /* same-class boxes overlapping more are one */
-    bool all_classes;      /* report every COCO class, not only forbidden */
+    float score_threshold;  /* minimum heatmap peak of the other classes */
+    float phone_threshold;  /* ... of a cell phone */
+    float book_threshold;   /* ... of a book */
+    float laptop_threshold; /* ... of a laptop */
+    float iou_threshold;    /* same-class boxes overlapping more are one */
+    bool all_classes;       /* report every COCO class, not only forbidden */
 };
 
 /*
- * Default threshold 0.25, measured on the test photos (tests/fixtures/
- * photos): the phone on a table peaks at 0.35, while the strongest
- * forbidden-class peak on photos without one is 0.16 (a small dark object
- * on a desk).  0.25 sits between them with a margin of about 0.1 each way.
- * Same-class boxes overlapping by IoU > 0.5 are merged into the best one.
+ * Default thresholds, measured on the test photos (tests/fixtures/photos
+ * and the table in docs/models.md).  The model's peaks are low and the
+ * forbidden classes overlap: a calibration board held at a desk scores
+ * book up to 0.33 and cell phone up to 0.27, sheets of paper score laptop
+ * up to 0.32, while the one real phone lying in view peaks at 0.35.  So a
+ * phone must reach 0.30, a book or a laptop 0.35: no false forbidden object
+ * on the desk photos, at the cost of the books the model scores under
+ * 0.30 anyway.  Other classes (analyze --all) keep 0.25.  Same-class boxes
+ * overlapping by IoU > 0.5 are merged into the best one.
  */
-#define OBJECTS_CONFIG_DEFAULT {0.25f, 0.5f, false}
+#define OBJECTS_CONFIG_DEFAULT {0.25f, 0.30f, 0.35f, 0.35f, 0.5f, false}
 
 struct objects_detector;
 

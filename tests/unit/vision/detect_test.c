@@ -23,8 +23,9 @@
 
 struct fixture {
     char file[64];
-    int faces;
+    int faces;         /* faces visible, counted by eye */
     char objects[128]; /* comma-separated labels, "-" for none */
+    int min_found;     /* fewest faces the detector must find (crowds) */
 };
 
 static struct fixture fixtures[MAX_FIXTURES];
@@ -69,13 +70,13 @@ static void load_labels(void)
     while (fgets(line, sizeof(line), fp) && n_fixtures < MAX_FIXTURES) {
         struct fixture *f = &fixtures[n_fixtures];
 
-        if (sscanf(line, "%63[^\t]\t%d\t%127[^\t\n]", f->file, &f->faces,
-                   f->objects) == 3)
+        if (sscanf(line, "%63[^\t]\t%d\t%127[^\t\n]\t%d", f->file,
+                   &f->faces, f->objects, &f->min_found) == 4)
             n_fixtures++;
     }
     fclose(fp);
     free(path);
-    assert_true(n_fixtures >= 15);
+    assert_true(n_fixtures >= 25);
 }
 
 static uint8_t *read_photo(const char *name, size_t *len)
@@ -136,11 +137,13 @@ static void check_face_counts(enum nn_backend backend)
         struct image img = IMAGE_INIT;
         int n = -1;
 
-        decode_photo(fixtures[i].file, FACE_INPUT_SIZE, &img);
+        /* The size detector_process_jpeg() decodes at for faces. */
+        decode_photo(fixtures[i].file, 2 * FACE_INPUT_SIZE, &img);
         assert_int_equal(face_detect(d, &img, NULL, faces, FACE_MAX, &n), 0);
-        if (n != fixtures[i].faces) {
-            print_error("%s: %d faces detected, %d labelled\n",
-                        fixtures[i].file, n, fixtures[i].faces);
+        if (n > fixtures[i].faces || n < fixtures[i].min_found) {
+            print_error("%s: %d faces detected, %d labelled, %d needed\n",
+                        fixtures[i].file, n, fixtures[i].faces,
+                        fixtures[i].min_found);
             wrong++;
         }
         for (int k = 0; k < n; k++) {
@@ -166,6 +169,36 @@ static void test_faces__counts_xnnpack(void **state)
 {
     (void)state;
     check_face_counts(NN_BACKEND_XNNPACK);
+}
+
+/*
+ * The man in dim_office.jpg, 46 pixels wide in a 640x400 frame, is too
+ * small for the whole frame at 192 pixels and is found once the 2x2
+ * windows run.
+ */
+static void test_faces__windows_find_small_face(void **state)
+{
+    struct face_config whole = FACE_CONFIG_DEFAULT;
+    struct face_detector *d = NULL;
+    struct face faces[FACE_MAX];
+    struct image img = IMAGE_INIT;
+    char err[256];
+    int n = -1;
+
+    (void)state;
+    whole.tiles = false;
+    assert_int_equal(face_detector_new(model_dir(), NN_BACKEND_XNNPACK, 1,
+                                       &d, err, sizeof(err)),
+                     0);
+    decode_photo("dim_office.jpg", 2 * FACE_INPUT_SIZE, &img);
+    assert_int_equal(face_detect(d, &img, &whole, faces, FACE_MAX, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(face_detect(d, &img, NULL, faces, FACE_MAX, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(faces[0].box[0] > 310 && faces[0].box[2] < 400);
+    assert_true(faces[0].box[1] > 100 && faces[0].box[3] < 180);
+    image_release(&img);
+    face_detector_free(d);
 }
 
 static float iou(const float *a, const float *b)
@@ -494,6 +527,7 @@ int main(void)
         cmocka_unit_test(test_models__digests_match_sha256sums),
         cmocka_unit_test(test_faces__counts_reference),
         cmocka_unit_test(test_faces__counts_xnnpack),
+        cmocka_unit_test(test_faces__windows_find_small_face),
         cmocka_unit_test(test_objects__phone_found_reference),
         cmocka_unit_test(test_objects__labels_xnnpack),
         cmocka_unit_test(test_detector__schedules_objects),
