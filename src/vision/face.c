@@ -268,10 +268,10 @@ int face_detect(struct face_detector *d, const struct image *img,
 
     /*
      * The whole frame first, then, when the decoded frame has the pixels
-     * for it, a 2x2 grid of windows overlapping by a third of their side:
-     * each window reaches the model at about twice the whole frame's
-     * scale, so a face 40 pixels wide in a 640x480 frame spans 24 input
-     * pixels instead of 12.  Faces found twice are merged below.
+     * for it, four corner windows of 3/5 of each side, which overlap.
+     * Each reaches the model at about twice the whole frame's scale: a
+     * face 40 pixels wide in a 640x480 frame spans 20 input pixels, not
+     * 12.  Faces found twice are merged below.
      */
     if (cfg->tiles && MAX(img->width, img->height) >= 2 * FACE_INPUT_SIZE)
         windows = 5;
