@@ -19,6 +19,8 @@ static const struct {
     {"config", cmd_config, "print the effective configuration"},
     {"user", cmd_user, "manage accounts (add the first admin)"},
     {"analyze", cmd_analyze, "detect faces and objects in JPEG photos"},
+    {"replay", cmd_replay, "stream recorded frames into a proctoring session"},
+    {"jobs", cmd_jobs, "run a batch job (purge-evidence)"},
 };
 
 static void usage(FILE *out)

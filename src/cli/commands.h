@@ -12,5 +12,7 @@ int cmd_migrate(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+int cmd_jobs(int argc, char **argv);
 
 #endif

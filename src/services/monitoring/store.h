@@ -156,16 +156,4 @@ int mon_store_anomaly_review(struct store_conn *c, const char *id,
                              enum mon_review review, const char *comment,
                              const char *by, int64_t at_ms);
 
-/*
- * Read up to max anomalies created before before_ms that still have an
- * evidence snapshot: their ids and keys into ids and keys (max entries
- * each), their number into *n.  Returns 0 or a store error.
- */
-int mon_store_evidence_expired(struct store_conn *c, int64_t before_ms,
-                               size_t max, char (*ids)[ID_SIZE],
-                               char (*keys)[MON_BLOB_KEY_SIZE], size_t *n);
-
-/* Forget the snapshot of anomaly id (its blob was deleted).  0 or error. */
-int mon_store_evidence_clear(struct store_conn *c, const char *id);
-
 #endif
