@@ -315,7 +315,7 @@ int hub_publish_json(const char *topic, const json_t *data, uint64_t *seq)
     pthread_mutex_lock(&hub.lock);
     struct topic *t = get_topic(topic);
     json_t *env = json_pack("{s:s, s:I, s:O}", "topic", topic, "seq",
-                            (json_int_t)(t->seq + 1), data);
+                            (json_int_t)(t->seq + 1), "data", data);
     char *text = env ? json_dumps(env, JSON_COMPACT) : NULL;
     json_decref(env);
     if (!text) {
