@@ -1070,6 +1070,8 @@ int ws_accept(struct http_request *req, const struct ws_callbacks *cb,
                            (size_t)config_int("PW_WS_MAX_MESSAGE"));
 
     ws__accept_key(key, accept);
+    /* RFC 6455 4.2.2: clients reject a 101 without this header. */
+    http_set_header(req, "Upgrade", "websocket");
     http_set_header(req, "Sec-WebSocket-Accept", accept);
     if (protocols && header_has_token(protocols, "bearer"))
         http_set_header(req, "Sec-WebSocket-Protocol", "bearer");
