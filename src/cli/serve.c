@@ -14,6 +14,8 @@
 #include "core/log.h"
 #include "http/auth.h"
 #include "http/http.h"
+#include "http/hub.h"
+#include "http/ws.h"
 #include "blob/blob.h"
 #include "services/monitoring/api.h"
 #include "services/monitoring/pipeline.h"
@@ -163,6 +165,8 @@ static int serve(struct serve_state *st, int only, const char *listen,
         return 1;
     if (register_services(s, st, only, log))
         goto out_free_server;
+    if (ws_register_routes(s))
+        goto out_free_server;
     if (http_server_listen(s, listen, err, sizeof(err))) {
         fprintf(stderr, "error: %s\n", err);
         goto out_free_server;
@@ -183,6 +187,9 @@ static int serve(struct serve_state *st, int only, const char *listen,
     status = 0;
 
 out_free_server:
+    /* libmicrohttpd must get its upgraded sockets back before it stops. */
+    ws_shutdown();
+    hub_clear();
     http_server_free(s);
     return status;
 }
