@@ -535,6 +535,11 @@ static void stream_text(struct ws *ws, const char *data, size_t len)
         send_error(ws, ERR_INVALID, e.reason, 0);
         return;
     }
+    /*
+     * NEEDSWORK: this stores the event (and any anomaly it opens) on the
+     * WebSocket event thread, so a slow database stalls every socket for
+     * that write; handing events to a worker would keep the thread free.
+     */
     ret = mon_event_submit(st->svc, ws_claims(ws), st->session_id, &ev);
     if (ret)
         send_error(ws, ret, NULL, 0);

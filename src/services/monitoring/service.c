@@ -666,7 +666,12 @@ static void *ticker_main(void *arg)
 
 /* ---- lifecycle --------------------------------------------------------- */
 
-/* Take up the sessions an earlier process left active. */
+/*
+ * Take up the sessions an earlier process left active.  NEEDSWORK: the
+ * rules engines start afresh, so an anomaly that was open when the earlier
+ * process stopped keeps ended_at NULL for good; closing those rows at
+ * start-up (at the last frame time the store knows) would fix it.
+ */
 static int restore_sessions(struct mon_service *svc)
 {
     struct mon_session_filter f = {NULL, MON_SESSION_ACTIVE, NULL};
