@@ -187,8 +187,6 @@ static int serve(struct serve_state *st, int only, const char *listen,
     status = 0;
 
 out_free_server:
-    /* libmicrohttpd must get its upgraded sockets back before it stops. */
-    ws_shutdown();
     hub_clear();
     http_server_free(s);
     return status;

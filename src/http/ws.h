@@ -103,10 +103,11 @@ void ws_shutdown(void);
 size_t ws_open_count(void);
 
 /*
- * Register the built-in test routes when PW_TEST_ROUTES is on (nothing
- * otherwise): GET /ws/echo (echoes every message), GET /ws/topics/{topic}
- * (any role; subscribes with ?after=N) and POST /ws/topics/{topic}
- * (admins; publishes the JSON body).  Returns 0 or the error of
+ * Hook ws_shutdown() to the start of s's shutdown, and register the
+ * built-in test routes when PW_TEST_ROUTES is on: GET /ws/echo (echoes
+ * every message), GET /ws/topics/{topic} (any role; subscribes with
+ * ?after=N) and POST /ws/topics/{topic} (admins; publishes the JSON
+ * body).  Call once per server.  Returns 0 or the error of
  * http_server_add_routes().
  */
 int ws_register_routes(struct http_server *s);

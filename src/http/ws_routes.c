@@ -121,8 +121,18 @@ static const struct http_route test_routes[] = {
      NULL},
 };
 
+static void stop_websockets(void *ctx UNUSED)
+{
+    ws_shutdown();
+}
+
 int ws_register_routes(struct http_server *s)
 {
+    /*
+     * The server stops its libmicrohttpd daemons before it returns, and
+     * they must have their upgraded sockets back by then.
+     */
+    http_server_on_stop(s, stop_websockets, NULL);
     if (!config_bool("PW_TEST_ROUTES"))
         return 0;
     return http_server_add_routes(s, test_routes, ARRAY_SIZE(test_routes),
