@@ -273,11 +273,14 @@ int face_detect(struct face_detector *d, const struct image *img,
      * face 40 pixels wide in a 640x480 frame spans 20 input pixels, not
      * 12.  Faces found twice are merged below.
      */
-    if (cfg->tiles && MAX(img->width, img->height) >= 2 * FACE_INPUT_SIZE)
+    if (cfg->tiles != FACE_TILES_OFF &&
+        MAX(img->width, img->height) >= 2 * FACE_INPUT_SIZE)
         windows = 5;
     cand = xmalloc(sizeof(*cand) * ANCHORS * (size_t)windows);
     rc = run_window(d, img, 0, 0, img->width, img->height,
                     cfg->score_threshold, cand, &count);
+    if (cfg->tiles == FACE_TILES_WHEN_NONE && count > 0)
+        windows = 1;
     for (int t = 0; !rc && t < windows - 1; t++) {
         int tw = img->width * 3 / 5, th = img->height * 3 / 5;
         int x0 = t % 2 ? img->width - tw : 0;

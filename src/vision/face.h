@@ -22,10 +22,17 @@ struct face {
     float box[4]; /* x1, y1, x2, y2 in original image pixels */
 };
 
+/* When face_detect() also looks at four corner windows for small faces. */
+enum face_tiles {
+    FACE_TILES_OFF,       /* the whole frame only */
+    FACE_TILES_WHEN_NONE, /* the windows only if the whole frame has none */
+    FACE_TILES_ALWAYS,    /* the windows on every image */
+};
+
 struct face_config {
     float score_threshold; /* minimum sigmoid score of a face */
     float iou_threshold;   /* boxes overlapping more than this are merged */
-    bool tiles;            /* also look at 2x2 windows for small faces */
+    enum face_tiles tiles; /* corner windows, for faces under ~50 px */
 };
 
 /*
@@ -34,7 +41,7 @@ struct face_config {
  * none on the face-free ones, a cat included.  An IoU of 0.3 merges the
  * anchors of one face but keeps side-by-side faces apart.
  */
-#define FACE_CONFIG_DEFAULT {0.6f, 0.3f, true}
+#define FACE_CONFIG_DEFAULT {0.6f, 0.3f, FACE_TILES_ALWAYS}
 
 struct face_detector;
 

@@ -186,7 +186,7 @@ static void test_faces__windows_find_small_face(void **state)
     int n = -1;
 
     (void)state;
-    whole.tiles = false;
+    whole.tiles = FACE_TILES_OFF;
     assert_int_equal(face_detector_new(model_dir(), NN_BACKEND_XNNPACK, 1,
                                        &d, err, sizeof(err)),
                      0);
@@ -196,6 +196,11 @@ static void test_faces__windows_find_small_face(void **state)
     assert_int_equal(face_detect(d, &img, NULL, faces, FACE_MAX, &n), 0);
     assert_int_equal(n, 1);
     assert_true(faces[0].box[0] > 310 && faces[0].box[2] < 400);
+
+    /* As a fallback, the windows run because the whole frame has none. */
+    whole.tiles = FACE_TILES_WHEN_NONE;
+    assert_int_equal(face_detect(d, &img, &whole, faces, FACE_MAX, &n), 0);
+    assert_int_equal(n, 1);
     assert_true(faces[0].box[1] > 100 && faces[0].box[3] < 180);
     image_release(&img);
     face_detector_free(d);
