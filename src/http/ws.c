@@ -104,6 +104,7 @@ struct ws_loop {
     pthread_mutex_t lock;
     bool running;                  /* the thread exists */
     bool stopping;                 /* ws_shutdown() was called */
+    bool finishing;                /* the thread's last pass: no newcomers */
     int epfd;
     int evfd;
     pthread_t thread;
@@ -436,7 +437,7 @@ static void loop_wake(struct ws *ws)
     bool kick = false;
 
     pthread_mutex_lock(&loop.lock);
-    if (loop.running && ws->attached && !ws->notified) {
+    if (loop.running && !loop.finishing && ws->attached && !ws->notified) {
         ws->notified = true;
         ws_ref(ws);
         ws->next_wake = loop.wake;
@@ -808,8 +809,28 @@ static void drain_eventfd(void)
     (void)r;
 }
 
+enum wake_mode {
+    WAKE_RUNNING,
+    WAKE_STOPPING, /* open new connections only to close them with 1001 */
+    WAKE_FINAL,    /* the thread is ending: release new connections */
+};
+
+static void handle_wake(struct ws *ws, int64_t now, enum wake_mode mode)
+{
+    if (ws->registered) {
+        pump(ws, now);
+        settle(ws);
+    } else if (mode == WAKE_FINAL) {
+        teardown(ws);
+    } else {
+        register_conn(ws, now);
+        if (mode == WAKE_STOPPING && !ws->torn_down)
+            ws_close(ws, WS_CLOSE_GOING_AWAY, "server shutting down");
+    }
+}
+
 /* Handle the connections other threads woke: new ones and new messages. */
-static void process_wakes(int64_t now, bool stopping)
+static void process_wakes(int64_t now, enum wake_mode mode)
 {
     pthread_mutex_lock(&loop.lock);
     struct ws *list = loop.wake;
@@ -821,16 +842,8 @@ static void process_wakes(int64_t now, bool stopping)
     struct ws *next;
     for (struct ws *ws = list; ws; ws = next) {
         next = ws->next_wake;
-        if (!ws->torn_down) {
-            if (!ws->registered && stopping)
-                teardown(ws);
-            else if (!ws->registered)
-                register_conn(ws, now);
-            else {
-                pump(ws, now);
-                settle(ws);
-            }
-        }
+        if (!ws->torn_down)
+            handle_wake(ws, now, mode);
         ws_unref(ws);
     }
 }
@@ -870,7 +883,7 @@ static void *loop_main(void *arg UNUSED)
             for (struct ws *ws = loop.all; ws; ws = ws->next)
                 ws_close(ws, WS_CLOSE_GOING_AWAY, "server shutting down");
         }
-        process_wakes(now, stopping);
+        process_wakes(now, stopping ? WAKE_STOPPING : WAKE_RUNNING);
 
         if (now >= next_tick) {
             tick(now);
@@ -883,7 +896,10 @@ static void *loop_main(void *arg UNUSED)
 
     while (loop.all)
         teardown(loop.all);
-    process_wakes(utc_monotonic_ms(), true);
+    pthread_mutex_lock(&loop.lock);
+    loop.finishing = true;
+    pthread_mutex_unlock(&loop.lock);
+    process_wakes(utc_monotonic_ms(), WAKE_FINAL);
     release_dead();
     return NULL;
 }
@@ -985,8 +1001,12 @@ static void on_upgrade(void *cls, int fd, const char *extra, size_t extra_len,
      * The reference from ws_accept() becomes the event thread's; the wake
      * list holds one of its own.
      */
+    /*
+     * During shutdown the thread still takes the connection, to close it
+     * with 1001: the client has seen its 101 already.
+     */
     pthread_mutex_lock(&loop.lock);
-    bool running = loop.running && !loop.stopping;
+    bool running = loop.running && !loop.finishing;
     if (running) {
         ws->attached = true;
         ws->notified = true;
