@@ -7,8 +7,6 @@
 
 #include "cli/commands.h"
 
-#define PW_VERSION "0.1.0"
-
 static const struct {
     const char *name;
     int (*run)(int argc, char **argv);

@@ -22,8 +22,6 @@
 #include "services/users/api.h"
 #include "store/store.h"
 
-#define PW_VERSION "0.1.0"
-
 /* The objects serve builds once and frees on exit. */
 struct serve_state {
     struct store *store;
