@@ -6,7 +6,7 @@
 // /monitoring/live.  The server runs with PW_MONITOR_MULTI_FACE_FRAMES=1
 // and PW_MONITOR_CLEAR_FRAMES=1, so every three-face frame opens a
 // multiple_faces anomaly and the next frame closes it.  Printed: sessions
-// sustained (every frame answered), frames dropped (never answered), and
+// sustained (a result for every frame), frames dropped (no result), and
 // the p50/p99 delay from sending an anomaly's opening frame to the
 // proctor receiving anomaly.detected.
 //

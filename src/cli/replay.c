@@ -150,7 +150,7 @@ static int http_call(CURL *curl, const char *method, const char *base,
     return 0;
 }
 
-/* POST json (borrowed) and parse the answer into *out (new reference). */
+/* POST json (borrowed) and parse the response into *out (new reference). */
 static int post_json(CURL *curl, const struct replay_opts *o,
                      const char *path, const char *token, json_t *json,
                      long expect, json_t **out)
@@ -165,7 +165,7 @@ static int post_json(CURL *curl, const struct replay_opts *o,
     if (ret)
         return ret;
     if (r.status != expect) {
-        fprintf(stderr, "error: POST %s answered %ld: %s\n", path, r.status,
+        fprintf(stderr, "error: POST %s returned HTTP %ld: %s\n", path, r.status,
                 r.body ? r.body : "");
         free(r.body);
         return ERR_INVALID;
@@ -349,7 +349,7 @@ static void sleep_until(int64_t deadline_ms)
     nanosleep(&ts, NULL);
 }
 
-/* Send one frame, waiting out 429 answers.  Returns 0 or an ERR_*. */
+/* Send one frame, waiting out 429 and 503 responses.  0 or an ERR_*. */
 static int send_frame(CURL *curl, const struct replay_opts *o,
                       const char *path, const char *token,
                       const uint8_t *jpeg, size_t len, long *status)
@@ -413,7 +413,7 @@ static int run(CURL *curl, const struct replay_opts *o, const char *password,
         goto out;
     token = json_string_value(json_object_get(login, "access_token"));
     if (!token) {
-        fprintf(stderr, "error: the login answer has no access_token\n");
+        fprintf(stderr, "error: the login response has no access_token\n");
         ret = ERR_CORRUPT;
         goto out;
     }
@@ -456,7 +456,7 @@ static int run(CURL *curl, const struct replay_opts *o, const char *password,
             sent++;
         } else {
             refused++;
-            fprintf(stderr, "warning: frame %zu answered %ld\n", i + 1,
+            fprintf(stderr, "warning: frame %zu returned HTTP %ld\n", i + 1,
                     status);
         }
     }
@@ -487,7 +487,7 @@ static int run(CURL *curl, const struct replay_opts *o, const char *password,
         print_anomalies(json_object_get(body, "items"));
         json_decref(body);
     } else {
-        fprintf(stderr, "error: GET %s answered %ld\n", path, r.status);
+        fprintf(stderr, "error: GET %s returned HTTP %ld\n", path, r.status);
         ret = ERR_INVALID;
     }
     free(r.body);

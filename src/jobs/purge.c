@@ -4,7 +4,7 @@
  * their keys cleared one by one, so an interrupted run leaves every row
  * either with its blob or without a key, never pointing at nothing for
  * long: the blob goes first, and a key whose blob is gone reads as "no
- * snapshot" (the evidence route answers 404 either way).
+ * snapshot" (the evidence route returns 404 either way).
  */
 #include "core/base.h"
 #include "jobs/purge.h"

@@ -2,7 +2,7 @@
 /*
  * HTTP and WebSocket routes of the monitoring service.  Roles are checked
  * twice: the route table lets in the roles that may call a route at all,
- * and the use case decides per session (a student sees only their own).
+ * and the use case decides per session (a student reads only their own).
  * WebSocket callbacks run on the single event thread, so they never wait
  * for a frame's analysis: results come back through the session's sink.
  */
@@ -537,8 +537,8 @@ static void stream_text(struct ws *ws, const char *data, size_t len)
     }
     /*
      * NEEDSWORK: this stores the event (and any anomaly it opens) on the
-     * WebSocket event thread, so a slow database stalls every socket for
-     * that write; handing events to a worker would keep the thread free.
+     * WebSocket event thread, so a slow database write stalls every
+     * socket.  Handing events to a worker would keep the thread free.
      */
     ret = mon_event_submit(st->svc, ws_claims(ws), st->session_id, &ev);
     if (ret)
@@ -567,7 +567,7 @@ static int handle_stream(struct http_request *req, void *ctx)
     struct mon_session s;
     int ret;
 
-    /* Answer a wrong session with a status, before the upgrade. */
+    /* Reject a wrong session with an HTTP status, before the upgrade. */
     ret = mon_session_read(ctx, http_req_auth(req), id, &s);
     if (!ret && strcmp(s.user_id, http_req_auth(req)->sub))
         ret = ERR_FORBIDDEN;

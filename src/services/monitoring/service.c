@@ -69,7 +69,7 @@ struct mon_service {
     pthread_t ticker;
 };
 
-/* What a worker passes to apply_changes() about the frame in hand. */
+/* The frame in a worker's hand, as apply_changes() needs it. */
 struct frame_ctx {
     int64_t seq;
     const uint8_t *jpeg;
@@ -670,7 +670,7 @@ static void *ticker_main(void *arg)
  * Take up the sessions an earlier process left active.  NEEDSWORK: the
  * rules engines start afresh, so an anomaly that was open when the earlier
  * process stopped keeps ended_at NULL for good; closing those rows at
- * start-up (at the last frame time the store knows) would fix it.
+ * start-up, at the last frame time stored, would fix it.
  */
 static int restore_sessions(struct mon_service *svc)
 {
@@ -1081,7 +1081,7 @@ int mon_session_list(struct mon_service *svc, const struct auth_claims *who,
 
 /*
  * Find the live record of session id for its student.  Returns 0 with a
- * reference in *out, or the error the caller answers.
+ * reference in *out, or the error to return.
  */
 static int live_for_student(struct mon_service *svc,
                             const struct auth_claims *who, const char *id,
@@ -1102,7 +1102,7 @@ static int live_for_student(struct mon_service *svc,
         return 0;
     }
 
-    /* Not live: say why, as the stored row tells. */
+    /* Not live: tell an ended session from a missing or foreign one. */
     ret = read_session(svc, who, id, &s, NULL);
     if (ret)
         return ret;

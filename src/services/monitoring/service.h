@@ -33,7 +33,7 @@ struct mon_service;
 /* Anomalies a frame's result lists as opened by that frame. */
 #define MON_OPENED_MAX 8
 
-/* What the analyser remembers between frames of one session. */
+/* The analyser's state kept between frames of one session. */
 struct mon_stream {
     long frame_index;    /* frames analysed so far */
     int last_face_count; /* -1 before the first frame */

@@ -3,7 +3,7 @@
  * The monitoring use cases over a real SQLite file and blob directory,
  * with a fake analyser and a fake clock: a frame's fourth byte is its face
  * count and a fifth byte 'P' shows a phone, so each test scripts exactly
- * what the vision engine sees and when.
+ * what the vision engine detects and when.
  */
 #include "core/base.h"
 #include "services/monitoring/service.h"
