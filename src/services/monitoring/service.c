@@ -889,7 +889,6 @@ int mon_session_start(struct mon_service *svc, const struct auth_claims *who,
 {
     struct store_conn *c;
     int64_t now = now_ms(svc);
-    struct live *l;
     int ret;
 
     if (who->role != AUTH_ROLE_STUDENT)
@@ -919,8 +918,7 @@ int mon_session_start(struct mon_service *svc, const struct auth_claims *who,
         return ret;
     }
 
-    l = live_add(svc, out, 0, now);
-    (void)l;
+    live_add(svc, out, 0, now);
     log_info(&svc->log, "session \"%s\" of exam \"%s\" started by \"%s\"",
              out->id, out->exam_id, out->user_id);
     publish(svc, out->exam_id, "session.started", "session",
