@@ -136,6 +136,12 @@ static struct topic *find_topic(const char *name)
     return t;
 }
 
+/*
+ * NEEDSWORK: topics are never evicted, so each one keeps up to PW_WS_RING
+ * messages until hub_clear() at exit, with or without subscribers.  A
+ * process that sees many short-lived topics (one per session) grows by
+ * ring size times message size for each.
+ */
 static struct topic *get_topic(const char *name)
 {
     ensure_table();
