@@ -205,6 +205,15 @@ describe('sessions', () => {
     assert.equal(res.body.error.details.field, 'exam_id');
   });
 
+  test('an exam_id with a slash is 422', async () => {
+    const student = await newStudent();
+    const res = await server.post('/monitoring/sessions',
+                                  { exam_id: 'a/b', reservation_id: 'r-2' },
+                                  { token: student.token });
+    assert.equal(res.status, 422, res.text);
+    assert.equal(res.body.error.details.field, 'exam_id');
+  });
+
   test('another student gets 403', async () => {
     const owner = await newStudent();
     const other = await newStudent();

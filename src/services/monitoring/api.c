@@ -59,14 +59,16 @@ static int handle_start(struct http_request *req, void *ctx)
         jfield_str(body, "reservation_id", 0, 1, MON_REF_SIZE - 1,
                    &reservation_id, &e))
         return http_respond_invalid(req, &e);
+    if (!mon_ref_is_valid(exam_id) ||
+        (reservation_id && !mon_ref_is_valid(reservation_id))) {
+        jfield_fail(&e, mon_ref_is_valid(exam_id) ? "reservation_id"
+                                                  : "exam_id",
+                    "may contain only letters, digits and \"._:-\"");
+        return http_respond_invalid(req, &e);
+    }
 
     ret = mon_session_start(ctx, http_req_auth(req), exam_id, reservation_id,
                             &s);
-    if (ret == ERR_INVALID) {
-        jfield_fail(&e, "exam_id", "must be printable ASCII without spaces "
-                    "or \"/\"");
-        return http_respond_invalid(req, &e);
-    }
     if (ret == ERR_EXISTS)
         return http_respond_error(req, 409, "session_active",
                                   "you already have an active session of "
@@ -645,10 +647,10 @@ static int handle_live(struct http_request *req, void *ctx UNUSED)
         jfield_fail(&e, "after", "must be a message sequence number");
         return http_respond_invalid(req, &e);
     }
-    if (!hub_is_valid_topic(sub->topic)) {
+    if (exam_id && !mon_ref_is_valid(exam_id)) {
         free(sub);
-        jfield_fail(&e, "exam_id", "must be printable ASCII without spaces "
-                    "or \"/\"");
+        jfield_fail(&e, "exam_id",
+                    "may contain only letters, digits and \"._:-\"");
         return http_respond_invalid(req, &e);
     }
     return ws_accept(req, &live_callbacks, sub);

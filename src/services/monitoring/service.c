@@ -867,20 +867,15 @@ void mon_service_free(struct mon_service *svc)
 
 /* ---- sessions ---------------------------------------------------------- */
 
-static bool is_valid_ref(const char *s)
+bool mon_ref_is_valid(const char *s)
 {
     size_t len = s ? strlen(s) : 0;
 
     if (len == 0 || len >= MON_REF_SIZE)
         return false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-
-        /* Printable ASCII without "/", so a topic name can embed it. */
-        if (ch <= ' ' || ch >= 0x7f || ch == '/')
-            return false;
-    }
-    return true;
+    /* The characters of a hub topic name but "/", so a topic can embed it. */
+    return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                     "0123456789._:-") == len;
 }
 
 int mon_session_start(struct mon_service *svc, const struct auth_claims *who,
@@ -893,8 +888,8 @@ int mon_session_start(struct mon_service *svc, const struct auth_claims *who,
 
     if (who->role != AUTH_ROLE_STUDENT)
         return ERR_FORBIDDEN;
-    if (!is_valid_ref(exam_id) ||
-        (reservation_id && !is_valid_ref(reservation_id)))
+    if (!mon_ref_is_valid(exam_id) ||
+        (reservation_id && !mon_ref_is_valid(reservation_id)))
         return ERR_INVALID;
 
     memset(out, 0, sizeof(*out));

@@ -128,9 +128,16 @@ void mon_service_free(struct mon_service *svc);
 /* ---- sessions ---------------------------------------------------------- */
 
 /*
+ * Whether s can be an exam or reservation reference: 1 to MON_REF_SIZE - 1
+ * ASCII letters, digits and "._:-" (so a hub topic name can embed it).
+ */
+bool mon_ref_is_valid(const char *s);
+
+/*
  * Start a session of exam_id for the student who (reservation_id may be
  * NULL).  Returns 0 and the session in *out, ERR_INVALID for a reference
- * that is empty or longer than MON_REF_SIZE - 1, ERR_FORBIDDEN for a
+ * that is empty, longer than MON_REF_SIZE - 1 or has a character other
+ * than ASCII letters, digits and "._:-", ERR_FORBIDDEN for a
  * caller who is not a student, ERR_EXISTS when the student has an active
  * session of that exam, ERR_BUSY when the frame queue tracks too many
  * sessions, or a store error.
