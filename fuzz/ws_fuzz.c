@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct ws *ws = ws__new_detached(&echo_callbacks, NULL, NULL, 8192,
                                      4096);
-    /* Split where the first byte says, to cross frame boundaries. */
+    /* Split at the offset the first byte gives, to cross frame boundaries. */
     size_t cut = size ? data[0] % (size + 1) : 0;
 
     if (ws__feed(ws, data, cut) == 0)

@@ -27,7 +27,7 @@ struct ws;
 /* after value for a subscriber that wants live messages only. */
 #define HUB_LIVE UINT64_MAX
 
-/* Longest topic name, in bytes. */
+/* Maximum topic name length, in bytes. */
 #define HUB_TOPIC_MAX 200
 
 /*

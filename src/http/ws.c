@@ -3,7 +3,7 @@
  * WebSocket connections: the upgrade handshake, one epoll event thread for
  * every upgraded socket, wslay for framing.  Other threads only append to
  * a connection's locked send queue and wake the event thread through an
- * eventfd; the wslay context, the socket and the timers belong to the
+ * eventfd.  The wslay context, the socket and the timers belong to the
  * event thread alone.  Bytes queued for a peer (our queue plus wslay's) never
  * pass PW_WS_SEND_QUEUE: a send that would is refused and the peer closed.
  */
@@ -41,7 +41,7 @@
 /* Cap of a detached connection's captured output. */
 #define DETACHED_OUTPUT_CAP (1024 * 1024)
 
-/* Longest close reason RFC 6455 allows in a control frame. */
+/* Maximum close reason: 125 payload bytes minus the 2-byte code. */
 #define REASON_MAX 123
 
 static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -68,7 +68,7 @@ struct ws {
     struct ws_msg *out_head;       /* queued messages, oldest first */
     struct ws_msg *out_tail;
     size_t out_bytes;              /* payload bytes in out_head's list */
-    size_t wslay_bytes;            /* payload bytes wslay still holds */
+    size_t wslay_bytes;            /* payload bytes still queued in wslay */
     int close_code;                /* requested close, 0 for none */
     char close_reason[REASON_MAX + 1];
     bool close_now;                /* drop the queue, close at once */
@@ -209,7 +209,8 @@ void ws__accept_key(const char *key, char out[WS_ACCEPT_SIZE])
     uint8_t digest[20];
 
     int n = snprintf(joined, sizeof(joined), "%s%s", key, ws_guid);
-    assert(n > 0 && (size_t)n < sizeof(joined));
+    assert(n > 0);
+    assert((size_t)n < sizeof(joined));
     ws__sha1(joined, (size_t)n, digest);
     sodium_bin2base64(out, WS_ACCEPT_SIZE, digest, sizeof(digest),
                       sodium_base64_VARIANT_ORIGINAL);
@@ -292,8 +293,8 @@ size_t ws_open_count(void)
 
 /*
  * wslay callbacks.  The recv callback serves bytes that arrived with the
- * upgrade request first, then the socket; a detached connection has only
- * the former, which is how the tests and the fuzz target drive it.
+ * upgrade request first, then the socket.  A detached connection has only
+ * the former, so the tests and the fuzz target feed it that way.
  */
 static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *data,
                        size_t len, int flags UNUSED, void *user)
@@ -503,7 +504,8 @@ static int ws_send(struct ws *ws, uint8_t opcode, const void *data,
 out_unlock:
     pthread_mutex_unlock(&ws->lock);
     if (overflow)
-        log_warn(&ws_log, "closing slow websocket client: more than %zu bytes queued",
+        log_warn(&ws_log,
+                 "closing slow websocket client: more than %zu bytes queued",
                  ws->queue_cap);
     if (rc == 0 || overflow)
         loop_wake(ws);
@@ -542,7 +544,7 @@ void ws_close(struct ws *ws, int code, const char *reason)
 }
 
 /*
- * Move queued messages into wslay until it holds FEED_BYTES, and queue a
+ * Move queued messages into wslay until it contains FEED_BYTES, and queue a
  * requested close once every message before it is written: wslay sends
  * control frames ahead of queued data.  An overflow closes at once.
  */
@@ -777,7 +779,8 @@ static void tick(int64_t now)
             continue;
         }
         if (ws->pong_deadline_ms && now >= ws->pong_deadline_ms) {
-            log_info(&ws_log, "closing websocket: no pong within %" PRId64 " ms",
+            log_info(&ws_log,
+                     "closing websocket: no pong within %" PRId64 " ms",
                      loop.pong_ms);
             queue_close(ws, WS_CLOSE_GOING_AWAY, "ping timeout");
             (void)wslay_event_send(ws->ctx);
@@ -1099,7 +1102,7 @@ int ws_accept(struct http_request *req, const struct ws_callbacks *cb,
     /*
      * NEEDSWORK: a client that disconnects before libmicrohttpd writes the
      * 101 never reaches on_upgrade(), so this ws and its user_data leak
-     * (a few hundred bytes each); the HTTP layer has no hook for a
+     * (a few hundred bytes each).  The HTTP layer has no hook for a
      * dropped upgrade.
      */
     rc = http_respond_upgrade(req, on_upgrade, ws);

@@ -47,7 +47,7 @@ struct ws_callbacks {
 };
 
 /*
- * Answer a WebSocket upgrade request from a route handler: check Upgrade,
+ * Accept a WebSocket upgrade request from a route handler: check Upgrade,
  * Connection, Sec-WebSocket-Version (13) and Sec-WebSocket-Key, select the
  * "bearer" subprotocol when the client offered it, and send 101.  cb is
  * borrowed and must outlive the connection (declare it static const);

@@ -4,7 +4,7 @@
 // PW_TEST_ROUTES=1 turns on: /ws/echo, /ws/topics/{topic} (subscribe, with
 // ?after=N to resume) and POST /ws/topics/{topic} (admins publish).  Tokens
 // are signed here with the server's PW_JWT_SECRET, so a test can choose the
-// expiry; the server verifies them as it does the tokens it issues.
+// expiry.  The server verifies them as it does the tokens it issues.
 'use strict';
 
 const { test, before, after } = require('node:test');

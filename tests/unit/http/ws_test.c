@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The WebSocket layer without sockets: SHA-1 and the handshake key against
- * published vectors, UTF-8 checks, and detached connections fed masked
- * client frames to check what the server parses, answers and refuses.
+ * published vectors, and detached connections fed masked client frames to
+ * check what the server parses, sends back and rejects.
  */
 #include "core/base.h"
 
@@ -77,7 +77,10 @@ static void test_accept_key__rfc_example(void **state UNUSED)
     assert_string_equal(out, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 }
 
-/* A client frame: FIN and opcode, masked with a fixed key, as RFC 6455 asks. */
+/*
+ * A client frame: FIN and opcode, masked with a fixed key as RFC 6455
+ * requires.
+ */
 static size_t client_frame(uint8_t *out, bool fin, uint8_t opcode,
                            const void *payload, size_t len)
 {
