@@ -49,8 +49,10 @@ async function startSession(student, examId = newExam()) {
   return res.body;
 }
 
-function postFrame(student, sessionId, jpeg, contentType = 'image/jpeg') {
-  return server.request('POST', `/monitoring/sessions/${sessionId}/frame`, {
+function postFrame(student, sessionId, jpeg, contentType = 'image/jpeg',
+                   query = '') {
+  return server.request('POST',
+                        `/monitoring/sessions/${sessionId}/frame${query}`, {
     token: student.token,
     body: jpeg,
     headers: { 'Content-Type': contentType },
@@ -322,8 +324,10 @@ describe('frames', () => {
   test('a flood is 429 with Retry-After', async () => {
     const student = await newStudent();
     const s = await startSession(student);
+    // wait=0 answers each frame at once, so the 40 frames arrive faster
+    // than any rate the server would sustain, however loaded the machine.
     const results = await Promise.all(Array.from({ length: 40 }, () =>
-      postFrame(student, s.id, FACE)));
+      postFrame(student, s.id, FACE, 'image/jpeg', '?wait=0')));
     const limited = results.filter((r) => r.status === 429);
     assert.ok(limited.length > 0,
               `statuses: ${results.map((r) => r.status).join(',')}`);
@@ -331,6 +335,20 @@ describe('frames', () => {
     for (const r of results)
       assert.ok([202, 429].includes(r.status), r.text);
   });
+});
+
+test('wait must be a number of milliseconds', async () => {
+  const student = await newStudent();
+  const s = await startSession(student);
+  for (const bad of ['-1', 'soon', '10001', '']) {
+    const res = await postFrame(student, s.id, FACE, 'image/jpeg',
+                                `?wait=${bad}`);
+    assert.equal(res.status, 422, `wait=${bad}: ${res.text}`);
+    assert.equal(res.body.error.details.field, 'wait');
+  }
+  const quick = await postFrame(student, s.id, FACE, 'image/jpeg', '?wait=0');
+  assert.equal(quick.status, 202, quick.text);
+  assert.equal(typeof quick.body.seq, 'number');
 });
 
 describe('anomalies', () => {

@@ -257,6 +257,30 @@ static int multipart_jpeg(const char *content_type, const uint8_t *body,
     return ERR_UNSUPPORTED;
 }
 
+/*
+ * Read the optional ?wait=MS of a frame post: how long the client is
+ * willing to wait for the analysis, capped by PW_MONITOR_FRAME_WAIT in the
+ * service.  A client that streams frames and reads results elsewhere sends
+ * wait=0 and gets 202 queued at once.  Returns 0 with *wait_ms (-1 when
+ * absent) or ERR_INVALID.
+ */
+static int parse_wait(struct http_request *req, int *wait_ms)
+{
+    const char *q = http_req_query(req, "wait");
+    char *end;
+    long v;
+
+    *wait_ms = -1;
+    if (!q)
+        return 0;
+    errno = 0;
+    v = strtol(q, &end, 10);
+    if (errno || end == q || *end || v < 0 || v > 10000)
+        return ERR_INVALID;
+    *wait_ms = (int)v;
+    return 0;
+}
+
 static int handle_frame(struct http_request *req, void *ctx)
 {
     const char *ct = http_req_header(req, "Content-Type");
@@ -265,7 +289,14 @@ static int handle_frame(struct http_request *req, void *ctx)
     int64_t retry_after = 0;
     uint8_t *jpeg;
     size_t len;
-    int ret;
+    int wait_ms, ret;
+
+    if (parse_wait(req, &wait_ms)) {
+        struct jfield_error e;
+
+        jfield_fail(&e, "wait", "wait must be milliseconds from 0 to 10000");
+        return http_respond_invalid(req, &e);
+    }
 
     data = http_req_body(req, &len);
     if (ct && !strncasecmp(ct, "multipart/", 10)) {
@@ -288,8 +319,8 @@ static int handle_frame(struct http_request *req, void *ctx)
     memcpy(jpeg, data, len);
     res = xmalloc(sizeof(*res));
     ret = mon_frame_submit(ctx, http_req_auth(req),
-                           http_req_param(req, "session_id"), jpeg, len, -1,
-                           res, &retry_after);
+                           http_req_param(req, "session_id"), jpeg, len,
+                           wait_ms, res, &retry_after);
     if (ret) {
         free(jpeg);
         free(res);

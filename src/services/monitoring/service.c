@@ -1147,7 +1147,8 @@ int mon_frame_submit(struct mon_service *svc, const struct auth_claims *who,
     free(rout);
 
     state = queue_wait(svc->queue, &ticket,
-                       wait_ms < 0 ? svc->opts.frame_wait_ms : wait_ms);
+                       wait_ms < 0 ? svc->opts.frame_wait_ms
+                                   : MIN(wait_ms, svc->opts.frame_wait_ms));
     if (state != QUEUE_TICKET_DONE) {
         /* The worker did not fill the result: keep only the sequence. */
         int64_t seq = ticket.seq;

@@ -207,7 +207,8 @@ struct mon_frame_result {
 
 /*
  * Queue the JPEG frame jpeg (len bytes) of session id for its student
- * and wait up to wait_ms (-1: the configured wait) for its analysis.  On
+ * and wait up to wait_ms (-1: the configured wait, which also caps any
+ * other value) for its analysis.  On
  * success the service owns jpeg; on failure it stays the caller's.
  * Returns 0 and *out (analysed or queued), ERR_NOT_FOUND, ERR_FORBIDDEN
  * (not the session's student), ERR_CONFLICT (session ended),
