@@ -50,7 +50,7 @@ static const struct config_var vars[] = {
 
     /* http */
     {"PW_HTTP_THREADS", TYPE_INT, "0", 0, 256, 0,
-     "worker threads of the HTTP server; 0: one per core"},
+     "worker threads of the HTTP server; 0: four per core, at least 8"},
     {"PW_HTTP_MAX_CONNECTIONS", TYPE_INT, "1024", 1, 100000, 0,
      "connections served at once; more are refused"},
     {"PW_HTTP_TIMEOUT", TYPE_INT, "30", 1, 3600, 0,

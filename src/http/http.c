@@ -304,6 +304,12 @@ static int split_host_port(const char *host_port, char *host,
     return 0;
 }
 
+/*
+ * Handlers block: on SQLite, on an Argon2id hash (about 0.1 s), on a frame
+ * analysis (up to PW_MONITOR_FRAME_WAIT).  One thread per core would let
+ * two logins stall every other request, so the default is four threads a
+ * core, and at least eight.
+ */
 static int threads_of(const struct http_options *opts)
 {
     long cores;
@@ -311,7 +317,9 @@ static int threads_of(const struct http_options *opts)
     if (opts->threads > 0)
         return opts->threads;
     cores = sysconf(_SC_NPROCESSORS_ONLN);
-    return cores > 0 ? (int)MIN(cores, 256) : 1;
+    if (cores < 1)
+        cores = 1;
+    return (int)MIN(MAX(cores * 4, 8), 256);
 }
 
 int http_server_listen(struct http_server *s, const char *host_port,
