@@ -18,8 +18,12 @@ bool log__tracing;
 
 static enum log_format format = LOG_FORMAT_TEXT;
 
+/* Components named in PW_LOG_TRACE, each turned on or (with "-") off. */
 #define MAX_TRACED 16
-static char traced[MAX_TRACED][32];
+static struct {
+    char name[32];
+    bool on;
+} traced[MAX_TRACED];
 static int n_traced;
 static bool trace_all;
 
@@ -42,15 +46,21 @@ int log_level_parse(const char *s, enum log_level *out)
     return ERR_INVALID;
 }
 
-static void trace_remove(const char *name)
+/* Record that name is traced (on) or not; a later mention wins. */
+static void trace_set(const char *name, bool on)
 {
-    for (int i = 0; i < n_traced; i++) {
-        if (!strcmp(traced[i], name)) {
-            memmove(traced[i], traced[n_traced - 1], sizeof(traced[i]));
-            n_traced--;
-            return;
-        }
+    int i;
+
+    for (i = 0; i < n_traced; i++) {
+        if (!strcmp(traced[i].name, name))
+            break;
     }
+    if (i == n_traced) {
+        if (n_traced == MAX_TRACED)
+            return;
+        strlcpy_pw(traced[n_traced++].name, name, sizeof(traced[0].name));
+    }
+    traced[i].on = on;
 }
 
 void log_trace_setup(const char *spec)
@@ -73,16 +83,16 @@ void log_trace_setup(const char *spec)
             name[len] = '\0';
             if (!strcmp(name, "all"))
                 trace_all = !remove;
-            else if (remove)
-                trace_remove(name);
-            else if (n_traced < MAX_TRACED)
-                strlcpy_pw(traced[n_traced++], name, sizeof(traced[0]));
+            else
+                trace_set(name, !remove);
         }
         p += len;
         if (*p == ',')
             p++;
     }
-    log__tracing = trace_all || n_traced > 0;
+    log__tracing = trace_all;
+    for (int i = 0; i < n_traced; i++)
+        log__tracing |= traced[i].on;
 }
 
 bool log__traced(const struct log_ctx *ctx)
@@ -90,8 +100,8 @@ bool log__traced(const struct log_ctx *ctx)
     const char *component = ctx && ctx->component ? ctx->component : "";
 
     for (int i = 0; i < n_traced; i++) {
-        if (!strcmp(traced[i], component))
-            return true;
+        if (!strcmp(traced[i].name, component))
+            return traced[i].on;
     }
     return trace_all;
 }
