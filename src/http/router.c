@@ -6,7 +6,8 @@
  * trailing slash or an empty segment is part of the path and matches no
  * pattern that lacks it.  Where several patterns match, the one with a
  * literal segment at the first position where they differ wins, so
- * "/users/me" beats "/users/{user_id}".
+ * "/users/me" beats "/users/{user_id}", also when the literal pattern lacks
+ * the request's method (405, not a fall back to the parameter).
  */
 #include "core/base.h"
 #include "http/http_int.h"
@@ -303,6 +304,14 @@ int http__router_match(const struct http__router *r, const char *method,
             (!best || specificity_cmp(rt, best) < 0))
             best = rt;
     }
+
+    /*
+     * A literal pattern names its own resource: GET /users/register is 405
+     * (only POST is defined there), not GET /users/{user_id} with the id
+     * "register".
+     */
+    if (best && specificity_cmp(any, best) < 0)
+        best = NULL;
 
     /* The Allow list names the methods of the most specific pattern. */
     if (any) {

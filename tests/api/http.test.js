@@ -164,6 +164,12 @@ test('http layer', async (t) => {
     assert.equal((await res.json()).error.code, 'method_not_allowed');
   });
 
+  await t.test('GET on a POST-only path is 405, not a user id', async () => {
+    const res = await fetch(`${url}/users/register`);
+    assert.equal(res.status, 405);
+    assert.equal(res.headers.get('allow'), 'POST');
+  });
+
   await t.test('wrong Content-Type gives 415', async () => {
     const res = await fetch(`${url}/users/register`, {
       method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: '{}',

@@ -225,6 +225,16 @@ static void test_router__literal_beats_param(void **state)
     http__req_free(req);
 }
 
+static void test_router__literal_without_method_405(void **state)
+{
+    struct http_request *req =
+        run(*state, "DELETE", "/items/special", NULL, NULL);
+
+    assert_int_equal(req->resp.status, 405);
+    assert_string_equal(resp_header(req, "Allow"), "GET");
+    http__req_free(req);
+}
+
 static void test_router__percent_decoding(void **state)
 {
     struct http_request *req =
@@ -617,6 +627,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_router__param_matches, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_router__literal_without_method_405, setup, teardown),
         cmocka_unit_test_setup_teardown(test_router__literal_beats_param,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_router__percent_decoding, setup,
