@@ -12,6 +12,13 @@
 
 #include <jansson.h>
 
+/*
+ * json_dumps() flags for every JSON body and WebSocket message: compact,
+ * with seven significant digits for reals.  Scores and boxes are float32,
+ * which holds about seven digits; more would print conversion noise.
+ */
+#define JFIELD_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(7))
+
 /* The first problem found in a body, for the error's details. */
 struct jfield_error {
     char field[64];    /* JSON field name, "" for the body as a whole */

@@ -11,6 +11,7 @@
 
 #include "core/config.h"
 #include "core/err.h"
+#include "core/jfield.h"
 #include "http/ws.h"
 
 #include <pthread.h>
@@ -185,7 +186,7 @@ static void ring_push(struct topic *t, uint64_t seq, char *text, size_t len)
 
 static int send_json(struct ws *ws, json_t *msg)
 {
-    char *text = json_dumps(msg, JSON_COMPACT);
+    char *text = json_dumps(msg, JFIELD_DUMP_FLAGS);
     json_decref(msg);
     if (!text)
         return ERR_NOMEM;
@@ -322,7 +323,7 @@ int hub_publish_json(const char *topic, const json_t *data, uint64_t *seq)
     struct topic *t = get_topic(topic);
     json_t *env = json_pack("{s:s, s:I, s:O}", "topic", topic, "seq",
                             (json_int_t)(t->seq + 1), "data", data);
-    char *text = env ? json_dumps(env, JSON_COMPACT) : NULL;
+    char *text = env ? json_dumps(env, JFIELD_DUMP_FLAGS) : NULL;
     json_decref(env);
     if (!text) {
         rc = ERR_NOMEM;

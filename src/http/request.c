@@ -207,11 +207,7 @@ int http_respond_json(struct http_request *req, int status, json_t *body)
 
     if (!body)
         return set_response(req, status, NULL, NULL, 0);
-    /*
-     * Seven significant digits are all a float32 holds; detector scores
-     * and boxes are float32, and more digits would print conversion noise.
-     */
-    text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(7));
+    text = json_dumps(body, JFIELD_DUMP_FLAGS);
     json_decref(body);
     if (!text) {
         log_error(&req->log, "cannot serialise the response to %s %s",

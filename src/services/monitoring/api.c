@@ -505,7 +505,7 @@ static void send_error(struct ws *ws, int err, const char *message,
     if (retry_after_ms > 0)
         json_object_set_new(msg, "retry_after_ms",
                             json_integer(retry_after_ms));
-    text = json_dumps(msg, JSON_COMPACT);
+    text = json_dumps(msg, JFIELD_DUMP_FLAGS);
     if (text)
         (void)ws_send_text(ws, text, strlen(text));
     free(text);
@@ -604,8 +604,11 @@ static int handle_stream(struct http_request *req, void *ctx)
     ret = mon_session_read(ctx, http_req_auth(req), id, &s);
     if (!ret && strcmp(s.user_id, http_req_auth(req)->sub))
         ret = ERR_FORBIDDEN;
-    if (!ret && s.status == MON_SESSION_ENDED)
-        ret = ERR_CONFLICT;
+    if (!ret && s.status == MON_SESSION_ENDED) {
+        free(st);
+        return http_respond_error(req, 409, "session_ended",
+                                  "the session has ended", NULL);
+    }
     if (ret) {
         free(st);
         return ret;

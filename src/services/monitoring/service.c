@@ -16,6 +16,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/utc.h"
+#include "core/jfield.h"
 #include "store/store.h"
 
 #include <pthread.h>
@@ -360,7 +361,7 @@ static void sink_send(struct live *l, json_t *msg)
 
     if (!l->sink)
         return;
-    text = json_dumps(msg, JSON_COMPACT | JSON_REAL_PRECISION(5));
+    text = json_dumps(msg, JFIELD_DUMP_FLAGS);
     if (text)
         l->sink(l->sink_ctx, text, strlen(text));
     free(text);
