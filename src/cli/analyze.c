@@ -161,7 +161,7 @@ static void print_text(const char *path, const struct detection *det)
 static void report_error(const struct analyze_opts *o, const char *path,
                          const char *what, int rc)
 {
-    fprintf(stderr, "proctorwise analyze: %s '%s': %s\n", what, path,
+    fprintf(stderr, "error: %s '%s': %s\n", what, path,
             err_str(rc));
     if (o->json) {
         json_t *root = json_pack("{s:s, s:s, s:s}", "image", path, "error",
@@ -241,7 +241,7 @@ static int parse_args(int argc, char **argv, struct analyze_opts *o)
             } else if (strcmp(optarg, "xnnpack") == 0) {
                 o->backend = NN_BACKEND_XNNPACK;
             } else {
-                fprintf(stderr, "proctorwise analyze: invalid back end "
+                fprintf(stderr, "error: invalid back end "
                                 "'%s': use reference or xnnpack\n",
                         optarg);
                 return -1;
@@ -251,7 +251,7 @@ static int parse_args(int argc, char **argv, struct analyze_opts *o)
             errno = 0;
             v = strtol(optarg, &end, 10);
             if (errno || *end || v < 1 || v > 64) {
-                fprintf(stderr, "proctorwise analyze: invalid thread count "
+                fprintf(stderr, "error: invalid thread count "
                                 "'%s': use 1 to 64\n",
                         optarg);
                 return -1;
@@ -273,7 +273,7 @@ static int parse_args(int argc, char **argv, struct analyze_opts *o)
         }
     }
     if (optind >= argc) {
-        fputs("proctorwise analyze: missing IMAGE argument\n", stderr);
+        fputs("error: missing IMAGE argument\n", stderr);
         usage(stderr);
         return -1;
     }
@@ -304,7 +304,7 @@ int cmd_analyze(int argc, char **argv)
     rc = detector_new(model_dir, o.backend, o.threads, &cfg, &d, err,
                       sizeof(err));
     if (rc) {
-        fprintf(stderr, "proctorwise analyze: %s\n", err);
+        fprintf(stderr, "error: %s\n", err);
         free(model_dir);
         return 1;
     }

@@ -131,9 +131,19 @@ char *cli_database_url(void)
     return xasprintf("sqlite:%s/proctorwise.db", config_str("PW_DATA_DIR"));
 }
 
+/* The file of a SQLite URL ("sqlite:PATH" or a bare path), else NULL. */
+static const char *sqlite_path(const char *url)
+{
+    if (!strncmp(url, "sqlite:", 7))
+        return url + 7;
+    return strstr(url, "://") ? NULL : url;
+}
+
 int cli_open_store(struct store **out)
 {
     char *url = cli_database_url();
+    const char *path = sqlite_path(url);
+    bool is_new = path && *path && access(path, F_OK) != 0;
     char err[512] = "";
     struct store_migrate_result res;
     struct store *s = NULL;
@@ -154,6 +164,9 @@ int cli_open_store(struct store **out)
         store_free(s);
         goto out_free_url;
     }
+    /* Say so, as a mistyped --data-dir would otherwise go unnoticed. */
+    if (is_new)
+        fprintf(stderr, "created a new database at %s\n", path);
     if (res.applied)
         fprintf(stderr, "applied %d migration%s\n", res.applied,
                 res.applied == 1 ? "" : "s");

@@ -5,6 +5,26 @@
 
 #include "cli/common.h"
 #include "core/config.h"
+#include "services/monitoring/pipeline.h"
+
+/* Print what the empty defaults above resolve to, as serve will use it. */
+static void print_derived(void)
+{
+    char *url = cli_database_url();
+    char *models = pipeline_model_dir();
+
+    printf("\n# resolved\n");
+    printf("database: %s\n", *config_str("PW_DATABASE_URL") ? "********"
+                                                             : url);
+    printf("model dir: %s\n", models);
+    if (*config_str("PW_JWT_SECRET"))
+        printf("token signing secret: PW_JWT_SECRET\n");
+    else
+        printf("token signing secret: %s/jwt.secret (made on first use)\n",
+               config_str("PW_DATA_DIR"));
+    free(models);
+    free(url);
+}
 
 int cmd_config(int argc, char **argv)
 {
@@ -33,5 +53,6 @@ int cmd_config(int argc, char **argv)
     if (cli_setup(&common))
         return 1;
     config_print(stdout);
+    print_derived();
     return 0;
 }

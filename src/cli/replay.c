@@ -349,10 +349,14 @@ static void sleep_until(int64_t deadline_ms)
     nanosleep(&ts, NULL);
 }
 
-/* Send one frame, waiting out 429 and 503 responses.  0 or an ERR_*. */
+/*
+ * Send one frame, waiting out 429 and 503 responses, each counted in
+ * *throttled.  0 or an ERR_*.
+ */
 static int send_frame(CURL *curl, const struct replay_opts *o,
                       const char *path, const char *token,
-                      const uint8_t *jpeg, size_t len, long *status)
+                      const uint8_t *jpeg, size_t len, long *status,
+                      int64_t *throttled)
 {
     for (int attempt = 0; attempt < 10; attempt++) {
         struct response r;
@@ -366,6 +370,7 @@ static int send_frame(CURL *curl, const struct replay_opts *o,
         *status = r.status;
         if (r.status != 429 && r.status != 503)
             return 0;
+        (*throttled)++;
         sleep_until(utc_monotonic_ms() + MAX(r.retry_after, 1) * 1000);
     }
     return ERR_BUSY;
@@ -376,7 +381,8 @@ static void print_anomalies(json_t *items)
     size_t i;
     json_t *a;
 
-    printf("%zu anomalies\n", json_array_size(items));
+    printf("%zu anomal%s\n", json_array_size(items),
+           json_array_size(items) == 1 ? "y" : "ies");
     if (json_array_size(items))
         printf("%-18s %-9s %-26s %-26s %5s %6s %s\n", "type", "severity",
                "started_at", "ended_at", "conf", "frames", "label");
@@ -402,7 +408,7 @@ static int run(CURL *curl, const struct replay_opts *o, const char *password,
     json_t *login = NULL, *session = NULL, *req;
     const char *token, *sid;
     char *path = NULL;
-    int64_t start, sent = 0, refused = 0;
+    int64_t start, sent = 0, refused = 0, throttled = 0;
     struct response r;
     int ret;
 
@@ -448,7 +454,8 @@ static int run(CURL *curl, const struct replay_opts *o, const char *password,
             jpeg = mjpeg + frames[i].offset;
             len = frames[i].len;
         }
-        ret = send_frame(curl, o, path, token, jpeg, len, &status);
+        ret = send_frame(curl, o, path, token, jpeg, len, &status,
+                         &throttled);
         free(owned);
         if (ret)
             goto out;
@@ -462,6 +469,11 @@ static int run(CURL *curl, const struct replay_opts *o, const char *password,
     }
     printf("%" PRId64 " frames accepted, %" PRId64 " refused\n", sent,
            refused);
+    if (throttled)
+        printf("the server asked to slow down %" PRId64 " time%s (429 or "
+               "503); the frames were sent again after Retry-After, so "
+               "the stream ran slower than %g frames/s\n",
+               throttled, throttled == 1 ? "" : "s", o->fps);
 
     if (!o->keep) {
         json_t *ended = NULL;

@@ -236,8 +236,13 @@ static int validate(const struct config_var *var, const char *value,
         return ERR_INVALID;
     }
     if (number < var->min || number > var->max) {
-        snprintf(err, err_size, "invalid %s %s: must be between %g and %g",
-                 var->name, value, var->min, var->max);
+        if (var->type == TYPE_INT)
+            snprintf(err, err_size,
+                     "invalid %s %s: must be between %.0f and %.0f",
+                     var->name, value, var->min, var->max);
+        else
+            snprintf(err, err_size, "invalid %s %s: must be between %g and %g",
+                     var->name, value, var->min, var->max);
         return ERR_INVALID;
     }
     return 0;

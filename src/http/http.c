@@ -376,8 +376,13 @@ int http_server_listen(struct http_server *s, const char *host_port,
         MHD_OPTION_SOCK_ADDR,
         ai ? ai->ai_addr : NULL, MHD_OPTION_END);
     if (!d) {
-        snprintf(err, err_size, "cannot listen on %s: %s", host_port,
-                 errno ? strerror(errno) : "libmicrohttpd failed to start");
+        int saved = errno;
+
+        snprintf(err, err_size, "cannot listen on %s: %s%s", host_port,
+                 saved ? strerror(saved) : "libmicrohttpd failed to start",
+                 saved == EADDRINUSE
+                     ? " (choose another address with --listen or PW_LISTEN)"
+                     : "");
         ret = ERR_IO;
         goto out_free_ai;
     }

@@ -574,6 +574,18 @@ static bool parse_length(struct http_request *req, unsigned long long *len)
     return true;
 }
 
+/* Answer 413 naming the route's limit in the message and the details. */
+static void respond_too_large(struct http_request *req)
+{
+    char msg[96];
+
+    snprintf(msg, sizeof(msg), "the request body is over the limit of %zu "
+             "bytes", req->max_body);
+    http_respond_error(req, 413, "too_large", msg,
+                       json_pack("{sI}", "max_bytes",
+                                 (json_int_t)req->max_body));
+}
+
 /*
  * Check the announced body length.  Returns false with 413 set when it
  * passes the route's limit; an invalid length leaves 400 and returns true.
@@ -588,8 +600,7 @@ static bool check_length(struct http_request *req)
         return true;
     }
     if (len > req->max_body) {
-        http_respond_error(req, 413, "too_large", "request body too large",
-                           NULL);
+        respond_too_large(req);
         return false;
     }
     return true;
@@ -649,10 +660,18 @@ static bool check_media_type(struct http_request *req)
     const char *const *types =
         def->content_types ? def->content_types : json_types;
 
+    char msg[160];
+    size_t used;
+
     if (!req->has_body || (ct && media_type_ok(ct, types)))
         return true;
-    http_respond_error(req, 415, "unsupported_media_type",
-                       "unsupported Content-Type", NULL);
+
+    used = (size_t)snprintf(msg, sizeof(msg), "unsupported Content-Type; "
+                            "expected ");
+    for (int i = 0; types[i] && used < sizeof(msg); i++)
+        used += (size_t)snprintf(msg + used, sizeof(msg) - used, "%s%s",
+                                 i ? " or " : "", types[i]);
+    http_respond_error(req, 415, "unsupported_media_type", msg, NULL);
     return false;
 }
 
@@ -721,8 +740,7 @@ bool http__req_body(struct http_request *req, const char *data, size_t len)
     if (!ret)
         return true;
     if (ret == ERR_TOO_BIG)
-        http_respond_error(req, 413, "too_large", "request body too large",
-                           NULL);
+        respond_too_large(req);
     else
         http_respond_error(req, 503, "busy", "out of memory", NULL);
     req->drained = req->body.len + len;

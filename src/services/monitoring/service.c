@@ -756,7 +756,8 @@ int mon_service_new(struct store *st, struct blob_store *blobs,
         goto out_free;
     }
     if (svc->live_count)
-        log_info(&svc->log, "took up %zu active sessions", svc->live_count);
+        log_info(&svc->log, "resumed monitoring of %zu active session%s",
+                 svc->live_count, svc->live_count == 1 ? "" : "s");
     *out = svc;
     return 0;
 
