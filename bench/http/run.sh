@@ -25,7 +25,10 @@ data=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
 
-PW_LOG_LEVEL=warn "$bin" serve --listen "127.0.0.1:$port" --data-dir "$data" &
+# The users service alone: both routes are served by it, and it needs no
+# model weights.
+PW_LOG_LEVEL=warn "$bin" serve --service users --listen "127.0.0.1:$port" \
+    --data-dir "$data" 2>/dev/null &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT INT TERM
 
