@@ -28,6 +28,12 @@
 /* Largest evidence snapshot read back, as the frame cap may be raised. */
 #define EVIDENCE_READ_MAX (64u << 20)
 
+/*
+ * Browser events waiting to be stored, across all sessions.  A page sends
+ * a handful a minute, so 1024 only fills when the store stalls.
+ */
+#define EVENT_QUEUE_DEFAULT 1024
+
 struct live {
     struct live *next;        /* bucket chain, under svc->map_lock */
     int refs;                 /* under svc->map_lock */
@@ -68,6 +74,25 @@ struct mon_service {
     pthread_t *workers;
     void **worker_states;
     pthread_t ticker;
+
+    /* Browser events from mon_event_enqueue(), stored by event_main(). */
+    pthread_mutex_t event_lock; /* the fields below */
+    pthread_cond_t event_cond;  /* an event came, or stopping */
+    struct queued_event *event_head;
+    struct queued_event *event_tail;
+    size_t event_count;
+    bool event_stopping;
+    pthread_t event_thread;
+
+    json_t *restart_ended; /* anomaly.ended messages of restore_sessions() */
+};
+
+/* A browser event waiting for the event thread. */
+struct queued_event {
+    struct queued_event *next;
+    struct live *l;       /* a reference on the session's live record */
+    struct mon_event ev;
+    int64_t received_ms;  /* server time the event arrived */
 };
 
 /* The frame in a worker's hand, as apply_changes() needs it. */
@@ -279,6 +304,25 @@ json_t *mon_anomaly_record_json(const struct mon_anomaly_record *r)
                             json_string(r->review_comment));
     if (r->reviewed_by[0])
         json_object_set_new(o, "reviewed_by", json_string(r->reviewed_by));
+    if (r->closed_by[0])
+        json_object_set_new(o, "closed_by", json_string(r->closed_by));
+    return o;
+}
+
+/* Return the anomaly of an anomaly.ended message: a new reference. */
+static json_t *ended_json(const char *session_id, int64_t episode,
+                          enum mon_anomaly_type type, int64_t ended_ms,
+                          double confidence, const char *closed_by)
+{
+    json_t *o = json_pack("{s:s, s:I, s:s, s:o, s:f}", "session_id",
+                          session_id, "episode", (json_int_t)episode, "type",
+                          mon_anomaly_type_name(type), "ended_at",
+                          time_or_null(ended_ms), "confidence", confidence);
+
+    if (!o)
+        BUG("out of memory building an anomaly.ended message");
+    if (closed_by)
+        json_object_set_new(o, "closed_by", json_string(closed_by));
     return o;
 }
 
@@ -483,7 +527,7 @@ static void apply_opened(struct mon_service *svc, struct live *l,
 }
 
 static void apply_update(struct mon_service *svc, struct live *l,
-                         const struct rules_change *ch)
+                         const struct rules_change *ch, int64_t now)
 {
     struct store_conn *c;
     int ret;
@@ -491,7 +535,7 @@ static void apply_update(struct mon_service *svc, struct live *l,
     ret = store_conn_get(svc->store, &c);
     if (!ret)
         ret = mon_store_anomaly_update(c, l->s.id, l->episode_base,
-                                       &ch->anomaly);
+                                       &ch->anomaly, now);
     if (ret) {
         log_error(&svc->log, "cannot update episode %" PRId64
                   " of session \"%s\": %s", ch->anomaly.episode, l->s.id,
@@ -500,12 +544,9 @@ static void apply_update(struct mon_service *svc, struct live *l,
     }
     if (ch->kind == RULES_CLOSED)
         publish(svc, l->s.exam_id, "anomaly.ended", "anomaly",
-                json_pack("{s:s, s:I, s:s, s:o, s:f}", "session_id", l->s.id,
-                          "episode",
-                          (json_int_t)(l->episode_base + ch->anomaly.episode),
-                          "type", mon_anomaly_type_name(ch->anomaly.type),
-                          "ended_at", time_or_null(ch->anomaly.ended_ms),
-                          "confidence", ch->anomaly.confidence));
+                ended_json(l->s.id, l->episode_base + ch->anomaly.episode,
+                           ch->anomaly.type, ch->anomaly.ended_ms,
+                           ch->anomaly.confidence, NULL));
 }
 
 /* Store and publish what the engine reported, with l->lock held. */
@@ -519,7 +560,7 @@ static void apply_changes(struct mon_service *svc, struct live *l,
         if (ch->kind == RULES_OPENED)
             apply_opened(svc, l, &ch->anomaly, now, frame);
         else
-            apply_update(svc, l, ch);
+            apply_update(svc, l, ch, now);
     }
 }
 
@@ -544,6 +585,21 @@ static void save_counts(struct mon_service *svc, struct live *l, int64_t now)
     }
     l->counts_dirty = false;
     l->counts_saved_ms = now;
+}
+
+/* Record that l's open episodes still held at now, before a stop. */
+static void mark_open_episodes(struct mon_service *svc, struct live *l,
+                               int64_t now)
+{
+    struct store_conn *c;
+    int ret;
+
+    ret = store_conn_get(svc->store, &c);
+    if (!ret)
+        ret = mon_store_anomaly_touch_open(c, l->s.id, now);
+    if (ret)
+        log_warn(&svc->log, "cannot record the open anomalies of session "
+                 "\"%s\" at stop: %s", l->s.id, err_str(ret));
 }
 
 /* ---- threads ----------------------------------------------------------- */
@@ -665,13 +721,180 @@ static void *ticker_main(void *arg)
     return NULL;
 }
 
+/*
+ * Store browser event ev of l received at received_ms and run it through
+ * l's rules engine.  Returns 0 or the store error.
+ */
+static int apply_event(struct mon_service *svc, struct live *l,
+                       const struct mon_event *ev, int64_t received_ms)
+{
+    struct rules_output *rout;
+    struct store_conn *c;
+    int ret;
+
+    ret = store_conn_get(svc->store, &c);
+    if (!ret)
+        ret = mon_store_event_insert(c, l->s.id, ev, received_ms);
+    if (ret)
+        return ret;
+
+    rout = xmalloc(sizeof(*rout));
+    pthread_mutex_lock(&l->lock);
+    if (!l->ended) {
+        rules_on_event(l->rules, received_ms, ev, rout);
+        apply_changes(svc, l, rout, received_ms, NULL);
+    }
+    pthread_mutex_unlock(&l->lock);
+    free(rout);
+    return 0;
+}
+
+/* Apply a queued event; on failure tell the student's stream. */
+static void apply_queued_event(struct mon_service *svc,
+                               const struct queued_event *e)
+{
+    struct live *l = e->l;
+    json_t *msg;
+    int ret;
+
+    ret = apply_event(svc, l, &e->ev, e->received_ms);
+    if (!ret)
+        return;
+    log_error(&svc->log, "cannot store the %s event of session \"%s\": %s",
+              mon_event_type_name(e->ev.type), l->s.id, err_str(ret));
+    msg = json_pack("{s:s, s:s, s:s, s:s}", "type", "error", "code",
+                    err_code(ret), "message",
+                    "the event could not be stored; send it again", "event",
+                    mon_event_type_name(e->ev.type));
+    pthread_mutex_lock(&l->lock);
+    sink_send(l, msg);
+    pthread_mutex_unlock(&l->lock);
+    json_decref(msg);
+}
+
+/*
+ * Store the queued events one at a time, oldest first, which keeps each
+ * session's events in the order they arrived.  Events still queued at
+ * stop are stored before the thread ends.
+ */
+static void *event_main(void *arg)
+{
+    struct mon_service *svc = arg;
+
+    pthread_mutex_lock(&svc->event_lock);
+    for (;;) {
+        struct queued_event *e;
+
+        while (!svc->event_head && !svc->event_stopping)
+            pthread_cond_wait(&svc->event_cond, &svc->event_lock);
+        e = svc->event_head;
+        if (!e)
+            break;
+        svc->event_head = e->next;
+        if (!svc->event_head)
+            svc->event_tail = NULL;
+        svc->event_count--;
+        pthread_mutex_unlock(&svc->event_lock);
+
+        apply_queued_event(svc, e);
+        live_put(svc, e->l);
+        free(e);
+        pthread_mutex_lock(&svc->event_lock);
+    }
+    pthread_mutex_unlock(&svc->event_lock);
+    return NULL;
+}
+
+/* Drop the events of a service that never started its event thread. */
+static void drop_queued_events(struct mon_service *svc)
+{
+    struct queued_event *e = svc->event_head;
+
+    while (e) {
+        struct queued_event *next = e->next;
+
+        live_put(svc, e->l);
+        free(e);
+        e = next;
+    }
+    svc->event_head = NULL;
+    svc->event_tail = NULL;
+    svc->event_count = 0;
+}
+
 /* ---- lifecycle --------------------------------------------------------- */
 
 /*
- * Take up the sessions an earlier process left active.  NEEDSWORK: the
- * rules engines start afresh, so an anomaly that was open when the earlier
- * process stopped keeps ended_at NULL for good; closing those rows at
- * start-up, at the last frame time stored, would fix it.
+ * Return the latest server time at which the process that wrote open
+ * anomaly r knew it still held: its last write (a clean shutdown writes
+ * one), its newest evidence, or its start.
+ */
+static int64_t last_known_ms(const struct mon_anomaly_record *r)
+{
+    int64_t last = MAX(r->started_ms, r->updated_ms);
+    json_t *list = json_loads(r->evidence ? r->evidence : "[]", 0, NULL);
+    json_t *item;
+    size_t i;
+
+    json_array_foreach(list, i, item) {
+        json_t *at = json_object_get(item, "at_ms");
+
+        if (json_is_integer(at))
+            last = MAX(last, (int64_t)json_integer_value(at));
+    }
+    json_decref(list);
+    return last;
+}
+
+/*
+ * Close the anomalies of session s that an earlier process left open, as
+ * its rules engine is gone, and queue their anomaly.ended messages for
+ * mon_service_start().
+ */
+static int close_restored(struct mon_service *svc, struct store_conn *c,
+                          const struct mon_session *s)
+{
+    struct mon_anomaly_record *list;
+    size_t n;
+    int ret;
+
+    ret = mon_store_anomaly_list(c, s->id, SIZE_MAX / 2, &list, &n);
+    if (ret)
+        return ret;
+    for (size_t i = 0; i < n && !ret; i++) {
+        const struct mon_anomaly_record *r = &list[i];
+        int64_t end;
+
+        if (r->ended_ms)
+            continue;
+        end = last_known_ms(r);
+        ret = mon_store_anomaly_close_restart(c, r->id, end);
+        if (ret == ERR_NOT_FOUND) {
+            /* Closed since it was read: nothing left to do. */
+            ret = 0;
+            continue;
+        }
+        if (ret)
+            break;
+        log_info(&svc->log, "session \"%s\": %s anomaly \"%s\" closed at "
+                 "restart", s->id, mon_anomaly_type_name(r->type), r->id);
+        json_array_append_new(svc->restart_ended,
+                              json_pack("{s:s, s:o}", "exam_id", s->exam_id,
+                                        "anomaly",
+                                        ended_json(s->id, r->episode,
+                                                   r->type, end,
+                                                   r->confidence,
+                                                   "restart")));
+    }
+    mon_anomaly_records_free(list, n);
+    return ret;
+}
+
+/*
+ * Take up the sessions an earlier process left active, with fresh rules
+ * engines.  Their open anomalies are closed first, so a condition that
+ * still holds opens a new episode.  The silence clock starts at this
+ * call: the time the service was down counts toward no episode.
  */
 static int restore_sessions(struct mon_service *svc)
 {
@@ -692,7 +915,9 @@ static int restore_sessions(struct mon_service *svc)
         for (size_t i = 0; i < n && !ret; i++) {
             int64_t base;
 
-            ret = mon_store_anomaly_max_episode(c, page[i].id, &base);
+            ret = close_restored(svc, c, &page[i]);
+            if (!ret)
+                ret = mon_store_anomaly_max_episode(c, page[i].id, &base);
             if (ret)
                 break;
             if (queue_session_open(svc->queue, page[i].id, now))
@@ -722,6 +947,9 @@ int mon_service_new(struct store *st, struct blob_store *blobs,
     svc->log = log;
     pthread_mutex_init(&svc->map_lock, NULL);
     pthread_mutex_init(&svc->run_lock, NULL);
+    pthread_mutex_init(&svc->event_lock, NULL);
+    pthread_cond_init(&svc->event_cond, NULL);
+    svc->restart_ended = json_array();
     {
         pthread_condattr_t attr;
 
@@ -742,6 +970,8 @@ int mon_service_new(struct store *st, struct blob_store *blobs,
         svc->opts.tick_ms = 1000;
     if (svc->opts.flush_ms <= 0)
         svc->opts.flush_ms = 5000;
+    if (svc->opts.event_queue_max <= 0)
+        svc->opts.event_queue_max = EVENT_QUEUE_DEFAULT;
     if (svc->opts.workers <= 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -788,6 +1018,19 @@ int mon_service_start(struct mon_service *svc, char *err, size_t err_size)
             goto out_free_states;
     }
 
+    /* Before any thread runs, so they precede the fresh engines' news. */
+    {
+        json_t *item;
+        size_t i;
+
+        json_array_foreach(svc->restart_ended, i, item)
+            publish(svc,
+                    json_string_value(json_object_get(item, "exam_id")),
+                    "anomaly.ended", "anomaly",
+                    json_incref(json_object_get(item, "anomaly")));
+        json_array_clear(svc->restart_ended);
+    }
+
     for (svc->worker_count = 0; svc->worker_count < n; svc->worker_count++) {
         struct worker_arg *w = xmalloc(sizeof(*w));
 
@@ -801,6 +1044,9 @@ int mon_service_start(struct mon_service *svc, char *err, size_t err_size)
     }
     if (pthread_create(&svc->ticker, NULL, ticker_main, svc))
         BUG("cannot start the monitoring tick thread");
+    svc->event_stopping = false;
+    if (pthread_create(&svc->event_thread, NULL, event_main, svc))
+        BUG("cannot start the monitoring event thread");
     svc->started = true;
     log_info(&svc->log, "%d vision workers started", n);
     return 0;
@@ -825,7 +1071,13 @@ void mon_service_stop(struct mon_service *svc)
     pthread_mutex_unlock(&svc->run_lock);
     queue_shutdown(svc->queue);
 
+    pthread_mutex_lock(&svc->event_lock);
+    svc->event_stopping = true;
+    pthread_cond_signal(&svc->event_cond);
+    pthread_mutex_unlock(&svc->event_lock);
+
     pthread_join(svc->ticker, NULL);
+    pthread_join(svc->event_thread, NULL);
     for (int i = 0; i < svc->worker_count; i++)
         pthread_join(svc->workers[i], NULL);
     for (int i = 0; i < svc->worker_count; i++)
@@ -843,16 +1095,22 @@ void mon_service_free(struct mon_service *svc)
     if (!svc)
         return;
     mon_service_stop(svc);
+    drop_queued_events(svc);
 
-    /* Save what the counters learnt since the last tick. */
+    /*
+     * Save what the counters learnt since the last tick, and that the
+     * open episodes still held now, for the next process to close them.
+     */
     for (size_t b = 0; b < LIVE_BUCKETS; b++) {
         struct live *l = svc->buckets[b];
 
         while (l) {
             struct live *next = l->next;
 
-            if (svc->queue)
+            if (svc->queue) {
                 save_counts(svc, l, now_ms(svc));
+                mark_open_episodes(svc, l, now_ms(svc));
+            }
             live_put(svc, l);
             l = next;
         }
@@ -861,6 +1119,9 @@ void mon_service_free(struct mon_service *svc)
     queue_free(svc->queue);
     if (svc->analyser.free_ctx)
         svc->analyser.free_ctx(svc->analyser.ctx);
+    json_decref(svc->restart_ended);
+    pthread_cond_destroy(&svc->event_cond);
+    pthread_mutex_destroy(&svc->event_lock);
     pthread_cond_destroy(&svc->run_cond);
     pthread_mutex_destroy(&svc->run_lock);
     pthread_mutex_destroy(&svc->map_lock);
@@ -1168,8 +1429,6 @@ out_put:
 int mon_event_submit(struct mon_service *svc, const struct auth_claims *who,
                      const char *id, const struct mon_event *ev)
 {
-    struct rules_output *rout;
-    struct store_conn *c;
     struct live *l;
     int64_t now = now_ms(svc);
     int ret;
@@ -1177,24 +1436,48 @@ int mon_event_submit(struct mon_service *svc, const struct auth_claims *who,
     ret = live_for_student(svc, who, id, &l);
     if (ret)
         return ret;
-    ret = store_conn_get(svc->store, &c);
-    if (!ret)
-        ret = mon_store_event_insert(c, id, ev, now);
-    if (ret)
-        goto out_put;
-
-    rout = xmalloc(sizeof(*rout));
-    pthread_mutex_lock(&l->lock);
-    if (!l->ended) {
-        rules_on_event(l->rules, now, ev, rout);
-        apply_changes(svc, l, rout, now, NULL);
-    }
-    pthread_mutex_unlock(&l->lock);
-    free(rout);
-
-out_put:
+    ret = apply_event(svc, l, ev, now);
     live_put(svc, l);
     return ret;
+}
+
+int mon_event_enqueue(struct mon_service *svc, const struct auth_claims *who,
+                      const char *id, const struct mon_event *ev)
+{
+    struct queued_event *e;
+    struct live *l;
+
+    /* No store read here: the caller's thread must not wait on it. */
+    l = id_is_valid(id) ? live_get(svc, id) : NULL;
+    if (!l)
+        return ERR_CONFLICT;
+    if (strcmp(l->s.user_id, who->sub)) {
+        live_put(svc, l);
+        return ERR_FORBIDDEN;
+    }
+
+    e = xmalloc(sizeof(*e));
+    e->next = NULL;
+    e->l = l;
+    e->ev = *ev;
+    e->received_ms = now_ms(svc);
+
+    pthread_mutex_lock(&svc->event_lock);
+    if (svc->event_count >= (size_t)svc->opts.event_queue_max) {
+        pthread_mutex_unlock(&svc->event_lock);
+        live_put(svc, l);
+        free(e);
+        return ERR_BUSY;
+    }
+    if (svc->event_tail)
+        svc->event_tail->next = e;
+    else
+        svc->event_head = e;
+    svc->event_tail = e;
+    svc->event_count++;
+    pthread_cond_signal(&svc->event_cond);
+    pthread_mutex_unlock(&svc->event_lock);
+    return 0;
 }
 
 int mon_stream_attach(struct mon_service *svc, const struct auth_claims *who,

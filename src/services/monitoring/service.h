@@ -81,6 +81,8 @@ struct mon_service_options {
     int frame_wait_ms;     /* how long a posted frame waits for its result */
     int tick_ms;           /* rules tick period; 0: 1000 */
     int64_t flush_ms;      /* frame counters saved this often; 0: 5000 */
+    int event_queue_max;   /* events of mon_event_enqueue() waiting to be
+                              stored, all sessions; 0: 1024 */
     int64_t (*now_ms)(void); /* server clock; NULL: utc_now_ms */
 };
 
@@ -96,9 +98,12 @@ int mon_service_options_from_env(struct mon_service_options *o, char *err,
  * analyser (copied; its ctx is owned by the service from now on, also on
  * failure).  o is copied (NULL: the settings of the environment).  Sessions
  * left active by an earlier process are taken up again with fresh rules.
- * No thread runs until mon_service_start().  Returns 0 and a new service
- * in *out, freed with mon_service_free(), or an ERR_* with a message in
- * err.
+ * Their anomalies that process left open are closed, with closed_by
+ * "restart", at the latest time it stored them as holding (see
+ * mon_service_free()); mon_service_start() publishes their anomaly.ended
+ * messages.  No thread runs until mon_service_start().  Returns 0 and a
+ * new service in *out, freed with mon_service_free(), or an ERR_* with a
+ * message in err.
  */
 int mon_service_new(struct store *st, struct blob_store *blobs,
                     const struct mon_analyser *analyser,
@@ -110,19 +115,25 @@ void mon_service_set_publisher(struct mon_service *svc, mon_publish_fn fn,
                                void *ctx);
 
 /*
- * Start the vision workers (each with its analyser worker state) and the
- * tick thread.  Returns 0 or the error of worker_new() with a message in
- * err; on error no thread is left running.
+ * Publish the anomaly.ended messages of the anomalies closed at restart,
+ * then start the vision workers (each with its analyser worker state), the
+ * tick thread and the event thread.  Returns 0 or the error of
+ * worker_new() with a message in err; on error no thread is left running.
  */
 int mon_service_start(struct mon_service *svc, char *err, size_t err_size);
 
 /*
  * Stop the threads: frames waiting are dropped, frames being analysed
- * finish.  Safe to call twice or without a start.
+ * finish, and events queued by mon_event_enqueue() are stored.  Safe to
+ * call twice or without a start.
  */
 void mon_service_stop(struct mon_service *svc);
 
-/* Stop and free svc, releasing every sink; NULL is allowed. */
+/*
+ * Stop and free svc, releasing every sink; NULL is allowed.  Before it
+ * goes, it stores the frame counters and, on every open anomaly, this
+ * time as the latest one it was known to hold.
+ */
 void mon_service_free(struct mon_service *svc);
 
 /* ---- sessions ---------------------------------------------------------- */
@@ -220,11 +231,26 @@ int mon_frame_submit(struct mon_service *svc, const struct auth_claims *who,
                      struct mon_frame_result *out, int64_t *retry_after_ms);
 
 /*
- * Apply the browser event ev of session id, sent by its student.  Returns
- * 0, ERR_NOT_FOUND, ERR_FORBIDDEN, ERR_CONFLICT (ended) or a store error.
+ * Store the browser event ev (borrowed) of session id, sent by its
+ * student, and apply it, on the caller's thread.  Returns 0,
+ * ERR_NOT_FOUND, ERR_FORBIDDEN, ERR_CONFLICT (ended) or a store error.
  */
 int mon_event_submit(struct mon_service *svc, const struct auth_claims *who,
                      const char *id, const struct mon_event *ev);
+
+/*
+ * Queue the browser event ev (copied) of session id, sent by its student,
+ * for the event thread, which stores and applies the events in the order
+ * they were queued.  It never touches the store, so a non-blocking caller
+ * (the WebSocket thread) may call it.  A store failure later is logged
+ * and sent to the session's sink as an error message.  Returns 0,
+ * ERR_FORBIDDEN, ERR_BUSY when event_queue_max events are waiting, or
+ * ERR_CONFLICT when the session is not active in this process (ended, or
+ * unknown: the caller checks the session first, as the stream's upgrade
+ * does).
+ */
+int mon_event_enqueue(struct mon_service *svc, const struct auth_claims *who,
+                      const char *id, const struct mon_event *ev);
 
 /*
  * Send session id's frame results and end to sink(ctx, ...) from now on,

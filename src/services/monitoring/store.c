@@ -19,7 +19,7 @@
     "id, session_id, exam_id, user_id, episode, type, label, severity, "     \
     "started_at, ended_at, confidence, frame_count, opening_frame_seq, "     \
     "evidence, evidence_key, review, review_comment, reviewed_by, "          \
-    "reviewed_at, created_at"
+    "reviewed_at, created_at, updated_at, closed_by"
 
 static const char *const review_names[] = {
     [MON_REVIEW_PENDING] = "pending",
@@ -329,6 +329,8 @@ static int read_anomaly(struct store_stmt *st, struct mon_anomaly_record *r)
     copy_text(st, 17, r->reviewed_by, sizeof(r->reviewed_by));
     r->reviewed_ms = store_column_int64(st, 18);
     r->created_ms = store_column_int64(st, 19);
+    r->updated_ms = store_column_int64(st, 20);
+    copy_text(st, 21, r->closed_by, sizeof(r->closed_by));
     return 0;
 }
 
@@ -342,9 +344,9 @@ int mon_store_anomaly_insert(struct store_conn *c,
                            " exam_id, user_id, episode, type, label,"
                            " severity, started_at, ended_at, confidence,"
                            " frame_count, opening_frame_seq, evidence,"
-                           " evidence_key, created_at)"
+                           " evidence_key, created_at, updated_at)"
                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-                           " ?, ?, ?)", &st);
+                           " ?, ?, ?, ?)", &st);
     if (ret)
         return ret;
     if ((ret = store_bind_text(st, 1, r->id)) ||
@@ -366,7 +368,8 @@ int mon_store_anomaly_insert(struct store_conn *c,
         (ret = store_bind_text(st, 14, r->evidence ? r->evidence : "[]")) ||
         (ret = store_bind_text(st, 15, r->evidence_key[0] ? r->evidence_key
                                                           : NULL)) ||
-        (ret = store_bind_int64(st, 16, r->created_ms)))
+        (ret = store_bind_int64(st, 16, r->created_ms)) ||
+        (ret = store_bind_int64(st, 17, r->created_ms)))
         goto out_finalize;
     ret = store_step(st);
     if (ret == STORE_DONE)
@@ -379,14 +382,15 @@ out_finalize:
 
 int mon_store_anomaly_update(struct store_conn *c, const char *session_id,
                              int64_t episode_base,
-                             const struct mon_anomaly *a)
+                             const struct mon_anomaly *a, int64_t now_ms)
 {
     struct store_stmt *st = NULL;
     char *evidence = mon_anomaly_evidence_json(a);
     int ret;
 
     ret = store_prepare(c, "UPDATE monitoring_anomalies SET ended_at = ?,"
-                           " confidence = ?, frame_count = ?, evidence = ?"
+                           " confidence = ?, frame_count = ?, evidence = ?,"
+                           " updated_at = ?"
                            " WHERE session_id = ? AND episode = ?", &st);
     if (ret)
         goto out_free;
@@ -395,8 +399,9 @@ int mon_store_anomaly_update(struct store_conn *c, const char *session_id,
         (ret = store_bind_double(st, 2, a->confidence)) ||
         (ret = store_bind_int64(st, 3, a->frame_count)) ||
         (ret = store_bind_text(st, 4, evidence)) ||
-        (ret = store_bind_text(st, 5, session_id)) ||
-        (ret = store_bind_int64(st, 6, episode_base + a->episode)))
+        (ret = store_bind_int64(st, 5, now_ms)) ||
+        (ret = store_bind_text(st, 6, session_id)) ||
+        (ret = store_bind_int64(st, 7, episode_base + a->episode)))
         goto out_finalize;
     ret = step_change(c, st);
 
@@ -404,6 +409,42 @@ out_finalize:
     store_finalize(st);
 out_free:
     free(evidence);
+    return ret;
+}
+
+int mon_store_anomaly_touch_open(struct store_conn *c,
+                                 const char *session_id, int64_t now_ms)
+{
+    struct store_stmt *st = NULL;
+    int ret;
+
+    ret = store_prepare(c, "UPDATE monitoring_anomalies SET updated_at = ?"
+                           " WHERE session_id = ? AND ended_at IS NULL",
+                        &st);
+    if (ret)
+        return ret;
+    if (!(ret = store_bind_int64(st, 1, now_ms)) &&
+        !(ret = store_bind_text(st, 2, session_id)))
+        ret = store_step(st);
+    store_finalize(st);
+    return ret < 0 ? ret : 0;
+}
+
+int mon_store_anomaly_close_restart(struct store_conn *c, const char *id,
+                                    int64_t ended_ms)
+{
+    struct store_stmt *st = NULL;
+    int ret;
+
+    ret = store_prepare(c, "UPDATE monitoring_anomalies SET ended_at = ?,"
+                           " closed_by = 'restart'"
+                           " WHERE id = ? AND ended_at IS NULL", &st);
+    if (ret)
+        return ret;
+    if (!(ret = store_bind_int64(st, 1, ended_ms)) &&
+        !(ret = store_bind_text(st, 2, id)))
+        ret = step_change(c, st);
+    store_finalize(st);
     return ret;
 }
 

@@ -17,6 +17,9 @@ struct store_conn;
 /* Size of a blob key of an evidence snapshot and its NUL. */
 #define MON_BLOB_KEY_SIZE 128
 
+/* Size of an anomaly's closed_by mark and its NUL. */
+#define MON_CLOSED_BY_SIZE 16
+
 /* Frame counters of a session. */
 struct mon_counts {
     int64_t received; /* frames accepted by the API */
@@ -53,6 +56,8 @@ struct mon_anomaly_record {
     char reviewed_by[ID_SIZE]; /* "" when not reviewed */
     int64_t reviewed_ms;       /* 0 when not reviewed */
     int64_t created_ms;
+    int64_t updated_ms;        /* last write while open; 0 if unknown */
+    char closed_by[MON_CLOSED_BY_SIZE]; /* "restart", or "" (the rules) */
 };
 
 /* Free the owned strings of r and zero it; a zeroed r is fine. */
@@ -112,8 +117,8 @@ int mon_store_event_insert(struct store_conn *c, const char *session_id,
                            const struct mon_event *ev, int64_t received_ms);
 
 /*
- * Insert r (borrowed).  evidence_key "" stores NULL.  Returns 0 or a
- * store error.
+ * Insert r (borrowed) with created_ms as its update time.  evidence_key ""
+ * stores NULL.  Returns 0 or a store error.
  */
 int mon_store_anomaly_insert(struct store_conn *c,
                              const struct mon_anomaly_record *r);
@@ -121,11 +126,25 @@ int mon_store_anomaly_insert(struct store_conn *c,
 /*
  * Update the ending, confidence, frame count and evidence of the episode
  * of session_id from a (borrowed; a->episode + episode_base is the stored
- * episode).  Returns 0, ERR_NOT_FOUND or a store error.
+ * episode), written at now_ms.  Returns 0, ERR_NOT_FOUND or a store error.
  */
 int mon_store_anomaly_update(struct store_conn *c, const char *session_id,
                              int64_t episode_base,
-                             const struct mon_anomaly *a);
+                             const struct mon_anomaly *a, int64_t now_ms);
+
+/*
+ * Set the update time of session_id's open episodes to now_ms, the last
+ * time this process knew they held.  Returns 0 or a store error.
+ */
+int mon_store_anomaly_touch_open(struct store_conn *c,
+                                 const char *session_id, int64_t now_ms);
+
+/*
+ * End the open anomaly id at ended_ms and mark it closed_by "restart".
+ * Returns 0, ERR_NOT_FOUND when it is not open, or a store error.
+ */
+int mon_store_anomaly_close_restart(struct store_conn *c, const char *id,
+                                    int64_t ended_ms);
 
 /*
  * Read anomaly id into *out (release it after).  Returns 0,

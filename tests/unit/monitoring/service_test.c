@@ -15,6 +15,7 @@
 #include "store/migrate.h"
 #include "store/store.h"
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <cmocka.h>
 #include <time.h>
@@ -26,6 +27,8 @@ static struct mon_service *svc;
 static int64_t clock_ms;
 static int published;
 static char last_published[64];
+static pthread_mutex_t messages_lock = PTHREAD_MUTEX_INITIALIZER;
+static json_t *messages; /* copies of every published message */
 
 static const struct auth_claims alice = {"01J0000000000000000000ALCE",
                                          AUTH_ROLE_STUDENT, 0, 0};
@@ -95,25 +98,59 @@ static void count_publish(void *ctx, const char *exam_id, const json_t *msg)
     strlcpy_pw(last_published,
                json_string_value(json_object_get(msg, "type")),
                sizeof(last_published));
+    pthread_mutex_lock(&messages_lock);
+    json_array_append_new(messages, json_deep_copy(msg));
+    pthread_mutex_unlock(&messages_lock);
+}
+
+/*
+ * Return a copy of the "anomaly" of the last published message of type
+ * type about episode of session id (a new reference), or NULL.
+ */
+static json_t *find_published(const char *type, const char *id,
+                              int64_t episode)
+{
+    json_t *found = NULL, *msg;
+    size_t i;
+
+    pthread_mutex_lock(&messages_lock);
+    json_array_foreach(messages, i, msg) {
+        json_t *a = json_object_get(msg, "anomaly");
+
+        if (!strcmp(json_string_value(json_object_get(msg, "type")), type) &&
+            !strcmp(json_string_value(json_object_get(a, "session_id")), id) &&
+            json_integer_value(json_object_get(a, "episode")) == episode) {
+            json_decref(found);
+            found = json_deep_copy(a);
+        }
+    }
+    pthread_mutex_unlock(&messages_lock);
+    return found;
 }
 
 static const struct mon_analyser fake_analyser = {
     NULL, fake_worker_new, fake_worker_free, fake_analyse, NULL,
 };
 
+static void options_for_tests(struct mon_service_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    rules_config_default(&o->rules);
+    o->rules.silence_ms = 3000;
+    queue_config_default(&o->queue);
+    score_config_default(&o->score);
+    o->workers = 1;
+    o->frame_wait_ms = 5000;
+    o->tick_ms = 20;
+    o->now_ms = fake_now;
+}
+
 static void service_up(void)
 {
-    struct mon_service_options o = {0};
+    struct mon_service_options o;
     char err[256];
 
-    rules_config_default(&o.rules);
-    o.rules.silence_ms = 3000;
-    queue_config_default(&o.queue);
-    score_config_default(&o.score);
-    o.workers = 1;
-    o.frame_wait_ms = 5000;
-    o.tick_ms = 20;
-    o.now_ms = fake_now;
+    options_for_tests(&o);
     assert_int_equal(mon_service_new(db, blobs, &fake_analyser, &o, &svc,
                                      err, sizeof(err)), 0);
     mon_service_set_publisher(svc, count_publish, NULL);
@@ -160,6 +197,8 @@ static int each_setup(void **state)
     (void)state;
     set_clock(1700000000000);
     published = 0;
+    json_decref(messages);
+    messages = json_array();
     service_up();
     return 0;
 }
@@ -169,6 +208,8 @@ static int each_teardown(void **state)
     (void)state;
     mon_service_free(svc);
     svc = NULL;
+    json_decref(messages);
+    messages = NULL;
     return 0;
 }
 
@@ -445,6 +486,217 @@ static void test_service__restart_takes_up_sessions(void **state)
     mon_anomaly_records_free(list, n);
 }
 
+/* Wait up to two seconds for the tick thread to open an anomaly of type. */
+static size_t wait_for_type(const char *id, enum mon_anomaly_type type,
+                            struct mon_anomaly_record *first)
+{
+    struct timespec pause = {0, 20 * 1000000L};
+    size_t found = 0;
+
+    for (int i = 0; i < 100 && !found; i++) {
+        nanosleep(&pause, NULL);
+        found = count_type(id, type, first);
+    }
+    return found;
+}
+
+static void test_service__restart_closes_at_stop_time(void **state)
+{
+    struct mon_event hidden = {MON_EVENT_TAB_HIDDEN, 0};
+    struct mon_anomaly_record a;
+    struct mon_session s;
+    int64_t t0 = fake_now();
+    json_t *ended, *shown;
+
+    (void)state;
+    assert_int_equal(mon_session_start(svc, &alice, "exam-9", NULL, &s), 0);
+    assert_int_equal(mon_event_submit(svc, &alice, s.id, &hidden), 0);
+
+    /* A clean stop records that the tab was still hidden at t0 + 2 s. */
+    set_clock(t0 + 2000);
+    mon_service_free(svc);
+    set_clock(t0 + 60000);
+    service_up();
+
+    assert_int_equal(count_type(s.id, MON_ANOMALY_TAB_CHANGE, &a), 1);
+    assert_int_equal(a.episode, 1);
+    assert_int_equal(a.started_ms, t0);
+    assert_int_equal(a.ended_ms, t0 + 2000);
+    assert_string_equal(a.closed_by, "restart");
+    shown = mon_anomaly_record_json(&a);
+    assert_string_equal(json_string_value(json_object_get(shown, "closed_by")),
+                        "restart");
+    json_decref(shown);
+    mon_anomaly_record_release(&a);
+
+    ended = find_published("anomaly.ended", s.id, 1);
+    assert_non_null(ended);
+    assert_string_equal(json_string_value(json_object_get(ended, "type")),
+                        "tab_change");
+    assert_string_equal(json_string_value(json_object_get(ended, "closed_by")),
+                        "restart");
+    json_decref(ended);
+
+    /* The page has to report the hidden tab again to open a new episode. */
+    assert_int_equal(mon_event_submit(svc, &alice, s.id, &hidden), 0);
+    assert_int_equal(count_type(s.id, MON_ANOMALY_TAB_CHANGE, NULL), 2);
+}
+
+static void test_service__restart_after_crash_uses_evidence(void **state)
+{
+    struct mon_anomaly_record before, a, *list;
+    struct mon_frame_result res;
+    struct store_conn *c;
+    struct mon_session s;
+    int64_t t0 = fake_now(), newest;
+    json_t *evidence;
+    size_t n;
+
+    (void)state;
+    assert_int_equal(mon_session_start(svc, &alice, "exam-10", NULL, &s), 0);
+    assert_int_equal(frame_at(s.id, t0, 1, false, &res), 0);
+    for (int64_t t = 500; t <= 12000; t += 500)
+        assert_int_equal(frame_at(s.id, t0 + t, 0, false, &res), 0);
+    assert_int_equal(count_type(s.id, MON_ANOMALY_FACE_ABSENT, &before), 1);
+    assert_int_equal(before.ended_ms, 0);
+    mon_anomaly_record_release(&before);
+
+    /* A crash writes nothing at stop: drop what the clean stop wrote. */
+    set_clock(t0 + 12500);
+    mon_service_free(svc);
+    assert_int_equal(store_conn_get(db, &c), 0);
+    assert_int_equal(store_exec(c, "UPDATE monitoring_anomalies"
+                                   " SET updated_at = NULL"
+                                   " WHERE ended_at IS NULL"), 0);
+
+    /* The newest stored evidence is the last entry of the list. */
+    assert_int_equal(mon_store_anomaly_list(c, s.id, 10, &list, &n), 0);
+    assert_int_equal(n, 1);
+    evidence = json_loads(list[0].evidence, 0, NULL);
+    assert_non_null(evidence);
+    newest = json_integer_value(json_object_get(
+        json_array_get(evidence, json_array_size(evidence) - 1), "at_ms"));
+    json_decref(evidence);
+    mon_anomaly_records_free(list, n);
+    assert_true(newest >= t0 + 6000);
+    assert_true(newest <= t0 + 12000);
+
+    set_clock(t0 + 60000);
+    service_up();
+    assert_int_equal(count_type(s.id, MON_ANOMALY_FACE_ABSENT, &a), 1);
+    assert_int_equal(a.ended_ms, newest);
+    assert_true(a.ended_ms > a.started_ms);
+    assert_string_equal(a.closed_by, "restart");
+    mon_anomaly_record_release(&a);
+
+    /* Still nobody in front of the camera: the fresh engine opens anew. */
+    for (int64_t t = 60000; t <= 66500; t += 500)
+        assert_int_equal(frame_at(s.id, t0 + t, 0, false, &res), 0);
+    assert_int_equal(mon_anomaly_list(svc, &proctor, s.id, &list, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(list[1].episode, 2);
+    assert_int_equal(list[1].type, MON_ANOMALY_FACE_ABSENT);
+    assert_int_equal(list[1].started_ms, t0 + 60000);
+    assert_int_equal(list[1].ended_ms, 0);
+    assert_string_equal(list[1].closed_by, "");
+    mon_anomaly_records_free(list, n);
+}
+
+static void test_service__silence_after_restart(void **state)
+{
+    struct mon_anomaly_record a;
+    struct mon_frame_result res;
+    struct mon_session s;
+    int64_t t0 = fake_now();
+
+    (void)state;
+    assert_int_equal(mon_session_start(svc, &alice, "exam-11", NULL, &s), 0);
+    assert_int_equal(frame_at(s.id, t0, 1, false, &res), 0);
+    mon_service_free(svc);
+
+    /* The student never comes back; the silence clock starts at restore. */
+    set_clock(t0 + 60000);
+    service_up();
+    set_clock(t0 + 64000);
+    assert_int_equal(wait_for_type(s.id, MON_ANOMALY_WEBCAM_DISABLED, &a), 1);
+    assert_int_equal(a.started_ms, t0 + 60000);
+    assert_int_equal(a.ended_ms, 0);
+    mon_anomaly_record_release(&a);
+}
+
+static void test_service__queued_events_keep_order(void **state)
+{
+    static const char sql[] = "SELECT type, client_at FROM monitoring_events"
+                              " WHERE session_id = ? ORDER BY id";
+    struct mon_event ev = {MON_EVENT_TAB_HIDDEN, 0};
+    struct store_stmt *st = NULL;
+    struct store_conn *c;
+    struct mon_session s, ended;
+    int64_t t0 = fake_now();
+    int rows = 0;
+
+    (void)state;
+    assert_int_equal(mon_session_start(svc, &alice, "exam-12", NULL, &s), 0);
+    assert_int_equal(mon_event_enqueue(svc, &bob, s.id, &ev), ERR_FORBIDDEN);
+    for (int i = 0; i < 40; i++) {
+        ev.type = i % 2 ? MON_EVENT_TAB_VISIBLE : MON_EVENT_TAB_HIDDEN;
+        ev.client_ms = i + 1;
+        set_clock(t0 + i * 100);
+        assert_int_equal(mon_event_enqueue(svc, &alice, s.id, &ev), 0);
+    }
+
+    /* Stopping stores every queued event first. */
+    mon_service_stop(svc);
+    assert_int_equal(store_conn_get(db, &c), 0);
+    assert_int_equal(store_prepare(c, sql, &st), 0);
+    assert_int_equal(store_bind_text(st, 1, s.id), 0);
+    while (store_step(st) == STORE_ROW) {
+        assert_string_equal(store_column_text(st, 0, NULL),
+                            rows % 2 ? "tab_visible" : "tab_hidden");
+        assert_int_equal(store_column_int64(st, 1), rows + 1);
+        rows++;
+    }
+    store_finalize(st);
+    assert_int_equal(rows, 40);
+    assert_int_equal(count_type(s.id, MON_ANOMALY_TAB_CHANGE, NULL), 20);
+
+    assert_int_equal(mon_session_end(svc, &alice, s.id, &ended), 0);
+    assert_int_equal(mon_event_enqueue(svc, &alice, s.id, &ev), ERR_CONFLICT);
+}
+
+static void test_service__event_queue_is_bounded(void **state)
+{
+    struct mon_event ev = {MON_EVENT_COPY, 0};
+    struct mon_service_options o;
+    struct store_stmt *st = NULL;
+    struct store_conn *c;
+    struct mon_session s;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(mon_session_start(svc, &alice, "exam-13", NULL, &s), 0);
+    mon_service_free(svc);
+
+    /* Not started yet: the events wait for the event thread. */
+    options_for_tests(&o);
+    o.event_queue_max = 2;
+    assert_int_equal(mon_service_new(db, blobs, &fake_analyser, &o, &svc,
+                                     err, sizeof(err)), 0);
+    assert_int_equal(mon_event_enqueue(svc, &alice, s.id, &ev), 0);
+    assert_int_equal(mon_event_enqueue(svc, &alice, s.id, &ev), 0);
+    assert_int_equal(mon_event_enqueue(svc, &alice, s.id, &ev), ERR_BUSY);
+
+    assert_int_equal(mon_service_start(svc, err, sizeof(err)), 0);
+    mon_service_stop(svc);
+    assert_int_equal(store_conn_get(db, &c), 0);
+    assert_int_equal(store_prepare(c, "SELECT count(*) FROM monitoring_events"
+                                      " WHERE session_id = ?", &st), 0);
+    assert_int_equal(store_bind_text(st, 1, s.id), 0);
+    assert_int_equal(store_step(st), STORE_ROW);
+    assert_int_equal(store_column_int64(st, 0), 2);
+    store_finalize(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -470,6 +722,19 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_service__restart_takes_up_sessions, each_setup,
             each_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_service__restart_closes_at_stop_time, each_setup,
+            each_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_service__restart_after_crash_uses_evidence, each_setup,
+            each_teardown),
+        cmocka_unit_test_setup_teardown(test_service__silence_after_restart,
+                                        each_setup, each_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_service__queued_events_keep_order, each_setup,
+            each_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_service__event_queue_is_bounded, each_setup, each_teardown),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
