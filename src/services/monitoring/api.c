@@ -568,13 +568,12 @@ static void stream_text(struct ws *ws, const char *data, size_t len)
         send_error(ws, ERR_INVALID, e.reason, 0);
         return;
     }
-    /*
-     * NEEDSWORK: this stores the event (and any anomaly it opens) on the
-     * WebSocket event thread, so a slow database write stalls every
-     * socket.  Handing events to a worker would keep the thread free.
-     */
-    ret = mon_event_submit(st->svc, ws_claims(ws), st->session_id, &ev);
-    if (ret)
+    /* Queued: a store write here would stall every socket of the thread. */
+    ret = mon_event_enqueue(st->svc, ws_claims(ws), st->session_id, &ev);
+    if (ret == ERR_BUSY)
+        send_error(ws, ret, "too many events are waiting to be stored; "
+                   "send this one again in a moment", 0);
+    else if (ret)
         send_error(ws, ret, NULL, 0);
 }
 
