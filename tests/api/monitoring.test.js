@@ -537,6 +537,33 @@ describe('WebSockets', () => {
     ws.close();
   });
 
+  test('stream events are applied in the order sent', async () => {
+    const student = await newStudent();
+    const s = await startSession(student);
+    const { ws, messages, opened } =
+      openSocket(`/monitoring/sessions/${s.id}/stream`, student.token);
+    await opened;
+    for (let i = 0; i < 10; i += 1) {
+      ws.send(JSON.stringify({ type: i % 2 ? 'tab_visible' : 'tab_hidden',
+                               at: i + 1 }));
+    }
+    const list = await waitForAnomalies(student.token, s.id,
+      (l) => ofType(l, 'tab_change').filter((a) => a.ended_at).length === 5,
+      3000);
+    const tabs = ofType(list, 'tab_change');
+    assert.equal(tabs.length, 5, JSON.stringify(list));
+    tabs.forEach((a, i) => {
+      assert.ok(a.ended_at, JSON.stringify(a));
+      assert.equal(a.evidence[0].event, 'tab_hidden');
+      assert.equal(a.evidence[0].client_ms, 2 * i + 1);
+      assert.equal(a.evidence[1].event, 'tab_visible');
+      assert.equal(a.evidence[1].client_ms, 2 * i + 2);
+    });
+    assert.ok(!messages.some((m) => m.type === 'error'),
+              JSON.stringify(messages));
+    ws.close();
+  });
+
   test('another student cannot open the stream', async () => {
     const owner = await newStudent();
     const other = await newStudent();
@@ -583,6 +610,77 @@ describe('WebSockets', () => {
     const student = await newStudent();
     const { opened } = openSocket('/monitoring/live', student.token);
     await assert.rejects(opened, /403/);
+  });
+});
+
+describe('restart', () => {
+  test('a restart closes the open anomalies', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-api-restart-'));
+    const env = { PW_MONITOR_SILENCE: String(SILENCE_S),
+                  PW_MONITOR_WORKERS: '1' };
+    const exam = newExam();
+    let first = null;
+    let second = null;
+    let live = null;
+
+    try {
+      first = await startServer({ env, dataDir });
+      const student = await first.userWithRole('student',
+                                               'restart@example.org');
+      const staff = await first.userWithRole('proctor',
+                                             'restart-proctor@example.org');
+      let res = await first.post('/monitoring/sessions', { exam_id: exam },
+                                 { token: student.token });
+      assert.equal(res.status, 201, res.text);
+      const s = res.body;
+      res = await first.post(`/monitoring/sessions/${s.id}/events`,
+        { type: 'tab_hidden' }, { token: student.token });
+      assert.equal(res.status, 202, res.text);
+      await sleep(300);
+      const stopping = Date.now();
+      await first.stop();
+      const stopped = Date.now();
+
+      // A clean stop records that the tab was still hidden as it stopped.
+      second = await startServer({ env, dataDir });
+      res = await second.get(`/monitoring/sessions/${s.id}/anomalies`,
+                             { token: staff.token });
+      assert.equal(res.status, 200, res.text);
+      let tabs = ofType(res.body.items, 'tab_change');
+      assert.equal(tabs.length, 1, res.text);
+      assert.equal(tabs[0].closed_by, 'restart');
+      const endedAt = Date.parse(tabs[0].ended_at);
+      assert.ok(endedAt >= stopping, `${tabs[0].ended_at} < ${stopping}`);
+      assert.ok(endedAt <= stopped, `${tabs[0].ended_at} > ${stopped}`);
+
+      // The hub keeps the restart's anomaly.ended for a proctor catching up.
+      const messages = [];
+      live = new WebSocket(`ws://127.0.0.1:${second.port}/monitoring/live` +
+                           `?exam_id=${exam}&after=0`, ['bearer', staff.token]);
+      live.on('message', (data) => messages.push(JSON.parse(data.toString())));
+      const ended = await waitFor(() => messages.find((m) =>
+        m.data && m.data.type === 'anomaly.ended'));
+      assert.ok(ended, JSON.stringify(messages));
+      assert.equal(ended.data.anomaly.session_id, s.id);
+      assert.equal(ended.data.anomaly.closed_by, 'restart');
+      assert.equal(ended.data.anomaly.ended_at, tabs[0].ended_at);
+
+      // The session goes on: a new hidden tab opens a new episode.
+      res = await second.post(`/monitoring/sessions/${s.id}/events`,
+        { type: 'tab_hidden' }, { token: student.token });
+      assert.equal(res.status, 202, res.text);
+      res = await second.get(`/monitoring/sessions/${s.id}/anomalies`,
+                             { token: staff.token });
+      tabs = ofType(res.body.items, 'tab_change');
+      assert.equal(tabs.length, 2, res.text);
+      assert.equal(tabs[1].ended_at, null);
+      assert.equal(tabs[1].closed_by, undefined);
+    } finally {
+      if (live) live.close();
+      if (first) await first.stop();
+      if (second) await second.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
 

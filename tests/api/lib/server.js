@@ -130,10 +130,11 @@ function runCli(args, { env = {}, input = '' } = {}) {
 }
 
 class TestServer {
-  constructor(child, port, dataDir, env) {
+  constructor(child, port, dataDir, env, ownsDataDir = true) {
     this.child = child;
     this.port = port;
     this.dataDir = dataDir;
+    this.ownsDataDir = ownsDataDir;
     this.env = env;
     this.url = `http://127.0.0.1:${port}`;
     this.log = '';
@@ -210,20 +211,24 @@ class TestServer {
       await exited;
       clearTimeout(timer);
     }
-    fs.rmSync(this.dataDir, { recursive: true, force: true });
+    if (this.ownsDataDir) {
+      fs.rmSync(this.dataDir, { recursive: true, force: true });
+    }
   }
 }
 
 // Start `proctorwise serve` with extra env vars (merged over process.env)
 // and resolve once /healthz responds with 200.  extraArgs go after the defaults.
-async function startServer({ env = {}, extraArgs = [] } = {}) {
+// dataDir reuses an existing data directory, e.g. to restart a server on the
+// data of a stopped one; the caller then removes it, as stop() keeps it.
+async function startServer({ env = {}, extraArgs = [], dataDir: reuseDir } = {}) {
   const port = await freePort();
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-api-'));
+  const dataDir = reuseDir || fs.mkdtempSync(path.join(os.tmpdir(), 'pw-api-'));
   const fullEnv = { PW_LOG_LEVEL: 'warn', ...env };
   const child = spawn(binaryPath(),
     ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, ...extraArgs],
     { env: { ...process.env, ...fullEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const server = new TestServer(child, port, dataDir, fullEnv);
+  const server = new TestServer(child, port, dataDir, fullEnv, !reuseDir);
 
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
