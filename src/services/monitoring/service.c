@@ -1003,6 +1003,22 @@ void mon_service_set_publisher(struct mon_service *svc, mon_publish_fn fn,
     svc->publish_ctx = ctx;
 }
 
+/* Publish the anomaly.ended messages queued by close_restored(). */
+static void publish_restart_ended(struct mon_service *svc)
+{
+    json_t *item;
+    size_t i;
+
+    json_array_foreach(svc->restart_ended, i, item) {
+        const char *exam_id =
+            json_string_value(json_object_get(item, "exam_id"));
+
+        publish(svc, exam_id, "anomaly.ended", "anomaly",
+                json_incref(json_object_get(item, "anomaly")));
+    }
+    json_array_clear(svc->restart_ended);
+}
+
 int mon_service_start(struct mon_service *svc, char *err, size_t err_size)
 {
     int n = svc->opts.workers;
@@ -1019,18 +1035,7 @@ int mon_service_start(struct mon_service *svc, char *err, size_t err_size)
     }
 
     /* Before any thread runs, so they precede the fresh engines' news. */
-    {
-        json_t *item;
-        size_t i;
-
-        json_array_foreach(svc->restart_ended, i, item)
-            publish(svc,
-                    json_string_value(json_object_get(item, "exam_id")),
-                    "anomaly.ended", "anomaly",
-                    json_incref(json_object_get(item, "anomaly")));
-        json_array_clear(svc->restart_ended);
-    }
-
+    publish_restart_ended(svc);
     for (svc->worker_count = 0; svc->worker_count < n; svc->worker_count++) {
         struct worker_arg *w = xmalloc(sizeof(*w));
 
