@@ -12,6 +12,7 @@
 #include "core/err.h"
 #include "core/utc.h"
 #include "http/hub.h"
+#include "http/multipart.h"
 #include "http/ws.h"
 
 #define STAFF (AUTH_ROLE_PROCTOR | AUTH_ROLE_ADMIN)
@@ -201,63 +202,6 @@ out_free:
 /* ---- frames ------------------------------------------------------------ */
 
 /*
- * Find the first part of a multipart/form-data body whose type is
- * image/jpeg.  Returns 0 with the part's bytes (inside body), ERR_INVALID
- * for a body that does not parse, or ERR_UNSUPPORTED without such a part.
- */
-static int multipart_jpeg(const char *content_type, const uint8_t *body,
-                          size_t len, const uint8_t **part, size_t *part_len)
-{
-    const char *b = strcasestr(content_type, "boundary=");
-    char delim[80];
-    const uint8_t *p, *end = body + len;
-    size_t blen;
-
-    if (!b)
-        return ERR_INVALID;
-    b += 9;
-    blen = strcspn(b, "; \t\"");
-    if (*b == '"')
-        blen = strcspn(++b, "\"");
-    if (blen == 0 || blen > 70)
-        return ERR_INVALID;
-    snprintf(delim, sizeof(delim), "--%.*s", (int)blen, b);
-    blen += 2;
-
-    p = memmem(body, len, delim, blen);
-    while (p) {
-        const uint8_t *headers = p + blen, *data, *next;
-        bool jpeg;
-
-        if (end - headers >= 2 && headers[0] == '-' && headers[1] == '-')
-            break; /* the closing delimiter */
-        data = memmem(headers, (size_t)(end - headers), "\r\n\r\n", 4);
-        if (!data)
-            return ERR_INVALID;
-        data += 4;
-        next = memmem(data, (size_t)(end - data), delim, blen);
-        if (!next || next - data < 2)
-            return ERR_INVALID;
-
-        /* Headers are ASCII lines: search them as text up to data. */
-        {
-            size_t hlen = (size_t)(data - headers);
-            char *h = xstrndup((const char *)headers, hlen);
-
-            jpeg = strcasestr(h, "content-type: image/jpeg") != NULL;
-            free(h);
-        }
-        if (jpeg) {
-            *part = data;
-            *part_len = (size_t)(next - 2 - data); /* drop the CRLF */
-            return 0;
-        }
-        p = next;
-    }
-    return ERR_UNSUPPORTED;
-}
-
-/*
  * Read the optional ?wait=MS of a frame post: how long the client is
  * willing to wait for the analysis, capped by PW_MONITOR_FRAME_WAIT in the
  * service.  A client that streams frames and reads results elsewhere sends
@@ -300,10 +244,15 @@ static int handle_frame(struct http_request *req, void *ctx)
 
     data = http_req_body(req, &len);
     if (ct && !strncasecmp(ct, "multipart/", 10)) {
-        ret = multipart_jpeg(ct, data, len, &data, &len);
+        ret = multipart_find(ct, data, len, "image/jpeg", &data, &len);
         if (ret == ERR_INVALID)
             return http_respond_error(req, 400, "invalid",
                                       "malformed multipart body", NULL);
+        if (ret == ERR_TOO_BIG)
+            return http_respond_error(req, 400, "invalid",
+                                      "the multipart body has too many "
+                                      "parts before its image/jpeg part",
+                                      NULL);
         if (ret)
             return http_respond_error(req, 415, "unsupported_media_type",
                                       "the multipart body has no "
