@@ -4,13 +4,15 @@
  * session the way the exam page does, over the public HTTP API (log in,
  * start a session, POST each frame at a fixed rate, end the session), then
  * print the anomalies the server raised.  Input is a folder of JPEG files,
- * sent in name order, or an MJPEG file (concatenated JPEG images).
+ * sent in name order, or a video file that vision/video.c reads: MJPEG
+ * (concatenated JPEG images) or Y4M (raw frames, encoded to JPEG here).
  */
 #include "core/base.h"
 #include "cli/commands.h"
 
 #include "core/err.h"
 #include "core/utc.h"
+#include "vision/video.h"
 
 #include <curl/curl.h>
 #include <dirent.h>
@@ -23,26 +25,30 @@
 /* Frames a replay sends at most; a longer recording is cut. */
 #define REPLAY_MAX_FRAMES 100000
 
-/* Largest input file read, MJPEG or JPEG. */
+/* Largest input file read: JPEG, MJPEG or Y4M. */
 #define REPLAY_MAX_FILE (1u << 30)
 
 /* Largest response body kept. */
 #define REPLAY_MAX_RESPONSE (4u << 20)
 
+/* Frames per second sent when neither --fps nor a Y4M header sets it. */
+#define REPLAY_DEFAULT_FPS 5.0
+
+/* Highest --fps accepted; a faster Y4M frame rate is sent at this one. */
+#define REPLAY_MAX_FPS 100.0
+
 struct replay_opts {
     const char *url;      /* server base URL */
     const char *email;
     const char *exam_id;
-    double fps;
+    double fps;           /* 0 until --fps or the input sets it */
     bool keep;            /* leave the session active at the end */
     const char *input;
 };
 
-/* One frame: a slice of a file buffer, or a whole file. */
+/* One frame of a folder: a JPEG file. */
 struct frame {
-    char *path;           /* owned; NULL for a slice of an MJPEG buffer */
-    size_t offset;
-    size_t len;
+    char *path;           /* owned */
 };
 
 struct response {
@@ -59,13 +65,17 @@ static void usage(FILE *out)
           "\n"
           "Send the frames of INPUT to a new proctoring session over the\n"
           "HTTP API, then print the anomalies the server raised.  INPUT is a\n"
-          "folder of .jpg/.jpeg files (sent in name order) or an MJPEG file.\n"
+          "folder of .jpg/.jpeg files (sent in name order), an MJPEG file\n"
+          "(JPEG images one after the other) or a YUV4MPEG2 file (.y4m,\n"
+          "recognised by its \"YUV4MPEG2 \" magic; 4:2:0, 4:2:2, 4:4:4 or\n"
+          "mono, each frame encoded to JPEG at quality 85).\n"
           "The password is read from stdin (one line).\n"
           "\n"
           "  --url URL     server base URL (default http://127.0.0.1:8000)\n"
           "  --email EMAIL student account that sits the exam\n"
           "  --exam ID     exam identifier of the session\n"
-          "  --fps N       frames per second sent (default 5)\n"
+          "  --fps N       frames per second sent, up to 100 (default: the\n"
+          "                Y4M header's frame rate, else 5)\n"
           "  --keep        leave the session active; by default it is ended\n"
           "                after the last frame, which closes open anomalies\n",
           out);
@@ -206,94 +216,22 @@ out_error:
     return ret;
 }
 
-/*
- * Return the length of the JPEG image at data (up to len bytes): walk the
- * marker segments to the scan, then the entropy-coded data to EOI.  Bytes
- * FF 00 and restart markers inside the scan are data, so an FF D9 found by
- * a plain search inside an embedded thumbnail does not cut the frame.
- * Returns 0 when no complete image starts at data.
- */
-static size_t jpeg_length(const uint8_t *data, size_t len)
-{
-    size_t i = 2;
-
-    if (len < 4 || data[0] != 0xff || data[1] != 0xd8)
-        return 0;
-    while (i + 2 <= len) {
-        uint8_t marker;
-        size_t seg;
-
-        if (data[i] != 0xff)
-            return 0;
-        marker = data[i + 1];
-        if (marker == 0xff) { /* fill byte */
-            i++;
-            continue;
-        }
-        if (marker == 0xd9)
-            return i + 2;
-        if (i + 4 > len)
-            return 0;
-        seg = (size_t)data[i + 2] << 8 | data[i + 3];
-        if (seg < 2 || i + 2 + seg > len)
-            return 0;
-        i += 2 + seg;
-        if (marker != 0xda)
-            continue;
-
-        /* Entropy-coded data until a marker that is not RSTn or FF00. */
-        while (i + 1 < len) {
-            if (data[i] == 0xff && data[i + 1] != 0x00 &&
-                !(data[i + 1] >= 0xd0 && data[i + 1] <= 0xd7))
-                break;
-            i++;
-        }
-    }
-    return 0;
-}
-
-static int split_mjpeg(const uint8_t *data, size_t len, struct frame **out,
-                       size_t *n)
-{
-    size_t pos = 0, cap = 0;
-
-    *out = NULL;
-    *n = 0;
-    while (pos + 4 <= len && *n < REPLAY_MAX_FRAMES) {
-        size_t flen;
-
-        if (!(data[pos] == 0xff && data[pos + 1] == 0xd8)) {
-            pos++;
-            continue;
-        }
-        flen = jpeg_length(data + pos, len - pos);
-        if (!flen) {
-            pos++;
-            continue;
-        }
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 64;
-            *out = xrealloc(*out, cap * sizeof(**out));
-        }
-        (*out)[*n] = (struct frame){NULL, pos, flen};
-        (*n)++;
-        pos += flen;
-    }
-    return *n ? 0 : ERR_CORRUPT;
-}
-
 static int by_path(const void *a, const void *b)
 {
     return strcmp(((const struct frame *)a)->path,
                   ((const struct frame *)b)->path);
 }
 
+static bool has_suffix(const char *name, const char *suffix)
+{
+    size_t len = strlen(name), n = strlen(suffix);
+
+    return len > n && !strcasecmp(name + len - n, suffix);
+}
+
 static bool has_jpeg_suffix(const char *name)
 {
-    size_t len = strlen(name);
-
-    return (len > 4 && !strcasecmp(name + len - 4, ".jpg")) ||
-           (len > 5 && !strcasecmp(name + len - 5, ".jpeg"));
+    return has_suffix(name, ".jpg") || has_suffix(name, ".jpeg");
 }
 
 static int list_folder(const char *dir, struct frame **out, size_t *n)
@@ -316,7 +254,7 @@ static int list_folder(const char *dir, struct frame **out, size_t *n)
             cap = cap ? 2 * cap : 64;
             *out = xrealloc(*out, cap * sizeof(**out));
         }
-        (*out)[*n] = (struct frame){xasprintf("%s/%s", dir, e->d_name), 0, 0};
+        (*out)[*n] = (struct frame){xasprintf("%s/%s", dir, e->d_name)};
         (*n)++;
     }
     closedir(d);
@@ -402,8 +340,31 @@ static void print_anomalies(json_t *items)
     }
 }
 
+/*
+ * Get frame i of the input: a file of the folder frames, or a frame of
+ * video when frames is NULL.  *owned is the buffer to free, or NULL.
+ */
+static int load_frame(const struct frame *frames, const struct video *video,
+                      size_t i, const uint8_t **jpeg, size_t *len,
+                      uint8_t **owned)
+{
+    int ret;
+
+    if (frames) {
+        ret = read_file(frames[i].path, owned, len);
+        *jpeg = *owned;
+        return ret;
+    }
+    ret = video_frame_jpeg(video, i, jpeg, len, owned);
+    if (ret)
+        fprintf(stderr, "error: cannot encode frame %zu to JPEG: %s\n",
+                i + 1, err_str(ret));
+    return ret;
+}
+
 static int run(CURL *curl, const struct replay_opts *o, const char *password,
-               struct frame *frames, size_t n, const uint8_t *mjpeg)
+               const struct frame *frames, size_t n,
+               const struct video *video)
 {
     json_t *login = NULL, *session = NULL, *req;
     const char *token, *sid;
@@ -444,16 +405,9 @@ static int run(CURL *curl, const struct replay_opts *o, const char *password,
         long status = 0;
 
         sleep_until(start + (int64_t)((double)i * 1000.0 / o->fps));
-        if (frames[i].path) {
-            if (read_file(frames[i].path, &owned, &len)) {
-                ret = ERR_IO;
-                goto out;
-            }
-            jpeg = owned;
-        } else {
-            jpeg = mjpeg + frames[i].offset;
-            len = frames[i].len;
-        }
+        ret = load_frame(frames, video, i, &jpeg, &len, &owned);
+        if (ret)
+            goto out;
         ret = send_frame(curl, o, path, token, jpeg, len, &status,
                          &throttled);
         free(owned);
@@ -540,7 +494,7 @@ static int parse_args(int argc, char **argv, struct replay_opts *o)
             break;
         case 'f':
             o->fps = strtod(optarg, &end);
-            if (*end || !(o->fps > 0 && o->fps <= 100)) {
+            if (*end || !(o->fps > 0 && o->fps <= REPLAY_MAX_FPS)) {
                 fprintf(stderr, "error: invalid --fps \"%s\": expected a "
                         "number of frames per second in (0, 100]\n", optarg);
                 return -1;
@@ -565,15 +519,67 @@ static int parse_args(int argc, char **argv, struct replay_opts *o)
     return 1;
 }
 
+/*
+ * Read the video file o->input into *data (the caller frees it) and v,
+ * print what was skipped, and take the Y4M frame rate as o->fps unless
+ * --fps set it.  Returns 0 or an ERR_* after printing the error.
+ */
+static int open_video(struct replay_opts *o, uint8_t **data,
+                      struct video *v)
+{
+    size_t len;
+    int ret;
+
+    /*
+     * NEEDSWORK: the whole file is read into memory (at most
+     * REPLAY_MAX_FILE), so a Y4M recording longer than about 2300 frames
+     * of 640x480 is rejected.  Mapping the file with mmap() would lift
+     * the cap at no cost, since frames are only read in place.
+     */
+    ret = read_file(o->input, data, &len);
+    if (ret)
+        return ret;
+    if (has_suffix(o->input, ".y4m") && !video_is_y4m(*data, len)) {
+        fprintf(stderr, "error: \"%s\" does not start with \"YUV4MPEG2 \", "
+                "so it is not a Y4M file\n", o->input);
+        return ERR_CORRUPT;
+    }
+    ret = video_open(v, *data, len, REPLAY_MAX_FRAMES);
+    if (ret) {
+        fprintf(stderr, "error: cannot read the frames of \"%s\": %s\n",
+                o->input, v->error);
+        return ret;
+    }
+
+    if (v->skipped)
+        fprintf(stderr, "warning: skipped %zu damaged or truncated "
+                "frame%s in \"%s\"\n", v->skipped,
+                v->skipped == 1 ? "" : "s", o->input);
+    if (v->cut)
+        fprintf(stderr, "warning: \"%s\" has more than %d frames; only "
+                "the first %d are sent\n", o->input, REPLAY_MAX_FRAMES,
+                REPLAY_MAX_FRAMES);
+    if (o->fps == 0 && v->fps_num) {
+        o->fps = (double)v->fps_num / v->fps_den;
+        if (o->fps > REPLAY_MAX_FPS) {
+            fprintf(stderr, "warning: sending the %g frames/s of \"%s\" at "
+                    "%g frames/s\n", o->fps, o->input, REPLAY_MAX_FPS);
+            o->fps = REPLAY_MAX_FPS;
+        }
+    }
+    return 0;
+}
+
 int cmd_replay(int argc, char **argv)
 {
-    struct replay_opts o = {"http://127.0.0.1:8000", NULL, NULL, 5.0, false,
+    struct replay_opts o = {"http://127.0.0.1:8000", NULL, NULL, 0, false,
                             NULL};
+    struct video video = VIDEO_INIT;
     struct frame *frames = NULL;
-    uint8_t *mjpeg = NULL;
+    uint8_t *data = NULL;
     char password[256];
     struct stat st;
-    size_t n = 0, len = 0;
+    size_t n = 0;
     CURL *curl;
     int ret;
 
@@ -596,27 +602,26 @@ int cmd_replay(int argc, char **argv)
     if (S_ISDIR(st.st_mode)) {
         ret = list_folder(o.input, &frames, &n);
     } else {
-        ret = read_file(o.input, &mjpeg, &len);
-        if (!ret && split_mjpeg(mjpeg, len, &frames, &n)) {
-            fprintf(stderr, "error: no JPEG image found in \"%s\"\n",
-                    o.input);
-            ret = ERR_CORRUPT;
-        }
+        ret = open_video(&o, &data, &video);
+        n = video.n_frames;
     }
     if (ret)
         goto out_free;
+    if (o.fps == 0)
+        o.fps = REPLAY_DEFAULT_FPS;
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
     curl = curl_easy_init();
     if (!curl)
         BUG("out of memory creating a curl handle");
-    ret = run(curl, &o, password, frames, n, mjpeg);
+    ret = run(curl, &o, password, frames, n, &video);
     curl_easy_cleanup(curl);
     curl_global_cleanup();
 
 out_free:
     memset(password, 0, sizeof(password));
     frames_free(frames, n);
-    free(mjpeg);
+    video_release(&video);
+    free(data);
     return ret ? 1 : 0;
 }
