@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ct = xstrndup((const char *)data, (size_t)(nl - data));
     body_len = size - (size_t)(nl + 1 - data);
 
-    /* An exact-size copy, so ASan sees a read one byte past the body. */
+    /* An exact-size copy, so ASan reports a read one byte past the body. */
     copy = xmalloc(body_len ? body_len : 1);
     memcpy(copy, nl + 1, body_len);
     body = copy;
