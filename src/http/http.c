@@ -418,15 +418,6 @@ static void on_signal(int sig)
     errno = saved;
 }
 
-void http_server_stop(struct http_server *s)
-{
-    char c = 0;
-
-    if (write(s->wake[1], &c, 1) < 0 && errno != EAGAIN)
-        log_error(&s->log, "cannot wake the server to stop it: %s",
-                  strerror(errno));
-}
-
 /* Stop accepting on every listener; idle keep-alive connections stay. */
 static void quiesce(struct http_server *s)
 {

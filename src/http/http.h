@@ -101,9 +101,6 @@ int http_server_listen(struct http_server *s, const char *host_port,
  */
 int http_server_run(struct http_server *s);
 
-/* Ask a running server to shut down, as a signal would; thread-safe. */
-void http_server_stop(struct http_server *s);
-
 /*
  * Call fn(ctx) once when shutdown starts, after the listeners stop
  * accepting and before requests in flight are waited for, so that

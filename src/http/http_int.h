@@ -166,7 +166,7 @@ struct http_server {
     int first_port;
     atomic_int in_flight;     /* requests received, response not yet sent */
     atomic_bool stopping;
-    int wake[2];              /* self-pipe: signals and http_server_stop() */
+    int wake[2];              /* self-pipe written by the signal handler */
     void (*on_stop)(void *);  /* called once when shutdown starts */
     void *on_stop_ctx;
     struct log_ctx log;

@@ -109,7 +109,6 @@ struct ws_loop {
     int evfd;
     pthread_t thread;
     struct ws *wake;               /* connections with news, each ref'd */
-    atomic_size_t open_count;
 
     /* Event thread only. */
     struct ws *all;                /* registered connections */
@@ -284,11 +283,6 @@ void *ws_user_data(const struct ws *ws)
 const struct auth_claims *ws_claims(const struct ws *ws)
 {
     return ws->has_claims ? &ws->claims : NULL;
-}
-
-size_t ws_open_count(void)
-{
-    return atomic_load(&loop.open_count);
 }
 
 /*
@@ -641,7 +635,6 @@ static void teardown(struct ws *ws)
             loop.all = ws->next;
         if (ws->next)
             ws->next->prev = ws->prev;
-        atomic_fetch_sub(&loop.open_count, 1);
     }
 
     pthread_mutex_lock(&ws->lock);
@@ -752,7 +745,6 @@ static void register_conn(struct ws *ws, int64_t now)
     if (loop.all)
         loop.all->prev = ws;
     loop.all = ws;
-    atomic_fetch_add(&loop.open_count, 1);
     http_metrics_ws_opened();
 
     ws->next_ping_ms = now + loop.ping_ms;

@@ -99,9 +99,6 @@ void ws_unref(struct ws *ws);
  */
 void ws_shutdown(void);
 
-/* The number of open connections, for tests and logs. */
-size_t ws_open_count(void);
-
 /*
  * Hook ws_shutdown() to the start of s's shutdown, and register the
  * built-in test routes when PW_TEST_ROUTES is on: GET /ws/echo (echoes
