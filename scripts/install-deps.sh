@@ -12,7 +12,7 @@ packages="
     libmicrohttpd-dev libwslay-dev libjansson-dev libsodium-dev libjwt-dev
     libsqlite3-dev sqlite3 libturbojpeg0-dev libxnnpack-dev
     libpthreadpool-dev libcurl4-openssl-dev libcmocka-dev
-    ca-certificates
+    ca-certificates chromium
 "
 
 # Node.js runs the API tests and fetches the model weights with npm.  Keep

@@ -27,6 +27,9 @@ export PW_MODEL_DIR
 if [ -f tests/api/package.json ]; then
     (cd tests/api && npm ci --no-audit --no-fund --loglevel=error)
 fi
+if [ -f tests/e2e/package.json ]; then
+    (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 step() {
     printf '\n==> %s\n' "$*"
