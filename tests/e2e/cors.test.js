@@ -8,7 +8,7 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { launchBrowser, startOrigin, openPage, startServer } =
+const { launchBrowser, startOrigin, openPage, startServer, stopServer } =
   require('./lib/browser');
 
 let server;
@@ -29,9 +29,9 @@ before(async () => {
 
 after(async () => {
   if (browser) await browser.close();
-  if (server) await server.stop();
   if (allowed) await allowed.close();
   if (other) await other.close();
+  if (server) await stopServer(server);
 });
 
 // The server's count of handled requests for route, method and status,

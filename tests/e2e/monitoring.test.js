@@ -12,8 +12,9 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { launchBrowser, startOrigin, openPage, startServer, sleep } =
-  require('./lib/browser');
+const {
+  launchBrowser, startOrigin, openPage, startServer, stopServer, sleep,
+} = require('./lib/browser');
 
 const PHOTOS = path.resolve(__dirname, '..', 'fixtures', 'photos');
 const THREE_FACES = fs.readFileSync(path.join(PHOTOS, 'three_faces.jpg'));
@@ -40,8 +41,8 @@ before(async () => {
 
 after(async () => {
   if (browser) await browser.close();
-  if (server) await server.stop();
   if (site) await site.close();
+  if (server) await stopServer(server);
 });
 
 async function newStudent() {

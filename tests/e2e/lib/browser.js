@@ -92,6 +92,18 @@ async function openPage(browser, origin) {
   return page;
 }
 
+// Stop server and throw unless it exited with status 0, so that a crash
+// at shutdown or a sanitizer's report (the ASan build) fails the suite.
+async function stopServer(server) {
+  await server.stop();
+  const { code, signal } = server.exited || {};
+  if (code !== 0) {
+    throw new Error(`proctorwise serve exited with code ${code}, signal ` +
+                    `${signal}:\n${server.log}`);
+  }
+}
+
 module.exports = {
-  launchBrowser, startOrigin, openPage, startServer, sleep, PAGE_TIMEOUT_MS,
+  launchBrowser, startOrigin, openPage, startServer, stopServer, sleep,
+  PAGE_TIMEOUT_MS,
 };
