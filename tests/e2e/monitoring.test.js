@@ -294,12 +294,7 @@ test('tab events sent as text raise tab_change', async () => {
   await page.close();
 });
 
-// NOTE: marked todo because the server sends session.ended but leaves the
-// stream open, although the monitoring API documents that it then closes
-// the socket.  Node's ws client sees the same.
-test('ending the session closes the page socket', {
-  todo: 'the server does not close the stream after session.ended',
-}, async () => {
+test('ending the session closes the page socket', async () => {
   const student = await newStudent();
   const session = await startSession(student, 'exam-end');
   const page = await openPage(browser, site.origin);

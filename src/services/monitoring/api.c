@@ -438,8 +438,16 @@ static void stream_sink(void *ctx, const char *json, size_t len)
     (void)ws_send_text(ctx, json, len);
 }
 
+/*
+ * The service lets go of the sink when the session ends (after sending
+ * session.ended), when a newer connection of the student replaces this one,
+ * and when the socket itself closed; in the first two cases the socket
+ * must close too, and in the last ws_close() does nothing.
+ */
 static void stream_release(void *ctx)
 {
+    ws_close(ctx, WS_CLOSE_NORMAL,
+             "the session ended or a newer connection replaced this one");
     ws_unref(ctx);
 }
 
