@@ -4,8 +4,8 @@
 # The whole test suite, as CI runs it:
 #   0. install the Debian packages (scripts/install-deps.sh);
 #   1. fetch and verify the model weights the vision tests need;
-#   2. install the API tests' npm packages;
-#   3. build and run unit + API tests (build/);
+#   2. install the npm packages of the API and browser (e2e) tests;
+#   3. build and run unit, API and browser tests (build/);
 #   4. the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #      (build-asan/);
 #   5. build the libFuzzer targets with clang and run each over its seed
@@ -24,12 +24,8 @@ PW_MODEL_DIR=${PW_MODEL_DIR:-$root/data/models}
 export PW_MODEL_DIR
 ./scripts/fetch-models.sh "$PW_MODEL_DIR"
 
-if [ -f tests/api/package.json ]; then
-    (cd tests/api && npm ci --no-audit --no-fund --loglevel=error)
-fi
-if [ -f tests/e2e/package.json ]; then
-    (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
-fi
+(cd tests/api && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
 
 step() {
     printf '\n==> %s\n' "$*"
