@@ -533,7 +533,13 @@ describe('WebSockets', () => {
 
     ws.send(JSON.stringify({ type: 'nonsense' }));
     const err = await waitFor(() => messages.find((m) => m.type === 'error'));
-    assert.equal(err.code, 'invalid');
+    assert.equal(err.code, 'validation_failed');
+    assert.equal(err.field, 'type');
+
+    ws.send('{"type": ');
+    const bad = await waitFor(() => messages.filter(
+      (m) => m.type === 'error')[1]);
+    assert.equal(bad.code, 'invalid_json');
     ws.close();
   });
 

@@ -304,6 +304,9 @@ test('ending the session closes the page socket', async () => {
     count: 1,
     intervalMs: 0,
   });
+  // The browser's open event can come before the server has attached the
+  // socket to the session; a frame's result shows that it has.
+  await waitForType(page, 'frame.result');
   const res = await server.post(`/monitoring/sessions/${session.id}/end`, {},
                                 { token: student.token });
   assert.equal(res.status, 200, res.text);

@@ -62,9 +62,12 @@ static int handle_start(struct http_request *req, void *ctx)
         return http_respond_invalid(req, &e);
     if (!mon_ref_is_valid(exam_id) ||
         (reservation_id && !mon_ref_is_valid(reservation_id))) {
-        jfield_fail(&e, mon_ref_is_valid(exam_id) ? "reservation_id"
-                                                  : "exam_id",
-                    "may contain only letters, digits and \"._:-\"");
+        const char *field =
+            mon_ref_is_valid(exam_id) ? "reservation_id" : "exam_id";
+
+        jfield_fail(&e, field,
+                    "%s may contain only letters, digits and \"._:-\"",
+                    field);
         return http_respond_invalid(req, &e);
     }
 
@@ -153,7 +156,7 @@ static int parse_limit(const char *s, size_t *out, struct jfield_error *e)
     errno = 0;
     v = strtol(s, &end, 10);
     if (errno || *end || end == s || v < 1 || v > MON_LIST_MAX)
-        return jfield_fail(e, "limit", "must be an integer from 1 to %d",
+        return jfield_fail(e, "limit", "limit must be an integer from 1 to %d",
                            MON_LIST_MAX);
     *out = (size_t)v;
     return 0;
@@ -178,7 +181,8 @@ static int handle_list(struct http_request *req, void *ctx)
         f.status = MON_SESSION_ENDED;
     else if (status)
         return http_respond_invalid(
-            req, (jfield_fail(&e, "status", "must be active or ended"), &e));
+            req, (jfield_fail(&e, "status", "status must be active or ended"),
+                  &e));
     if (f.exam_id && !*f.exam_id)
         f.exam_id = NULL;
 
@@ -322,12 +326,12 @@ static int parse_event(json_t *body, struct mon_event *ev,
     at = json_object_get(body, "at");
     if (json_is_string(at)) {
         if (utc_parse(json_string_value(at), &ev->client_ms))
-            return jfield_fail(e, "at", "must be an RFC 3339 time or "
+            return jfield_fail(e, "at", "at must be an RFC 3339 time or "
                                "milliseconds since the epoch");
     } else if (json_is_integer(at)) {
         ev->client_ms = json_integer_value(at);
     } else if (at && !json_is_null(at)) {
-        return jfield_fail(e, "at", "must be an RFC 3339 time or "
+        return jfield_fail(e, "at", "at must be an RFC 3339 time or "
                            "milliseconds since the epoch");
     }
     return 0;
@@ -451,22 +455,52 @@ static void stream_release(void *ctx)
     ws_unref(ctx);
 }
 
-static void send_error(struct ws *ws, int err, const char *message,
-                       int64_t retry_after_ms)
+/* Send msg (stolen) as a text message; a refused send closes the client. */
+static void send_json(struct ws *ws, json_t *msg)
 {
-    json_t *msg = json_pack("{s:s, s:s, s:s}", "type", "error", "code",
-                            err_code(err), "message",
-                            message ? message : err_str(err));
-    char *text;
+    char *text = json_dumps(msg, JFIELD_DUMP_FLAGS);
 
-    if (retry_after_ms > 0)
-        json_object_set_new(msg, "retry_after_ms",
-                            json_integer(retry_after_ms));
-    text = json_dumps(msg, JFIELD_DUMP_FLAGS);
     if (text)
         (void)ws_send_text(ws, text, strlen(text));
     free(text);
     json_decref(msg);
+}
+
+/*
+ * Send {"type": "error", "code", "message"} on the stream, with the codes
+ * the HTTP routes use for the same failures (session_ended, invalid_json,
+ * validation_failed, rate_limited, busy, ...).  message NULL: the code's
+ * usual text.
+ */
+static void send_error(struct ws *ws, int err, const char *message,
+                       int64_t retry_after_ms)
+{
+    const char *code = err_code(err);
+    json_t *msg;
+
+    if (err == ERR_CONFLICT) {
+        code = "session_ended";
+        message = message ? message : "the session has ended";
+    }
+    msg = json_pack("{s:s, s:s, s:s}", "type", "error", "code", code,
+                    "message", message ? message : err_str(err));
+
+    if (retry_after_ms > 0)
+        json_object_set_new(msg, "retry_after_ms",
+                            json_integer(retry_after_ms));
+    send_json(ws, msg);
+}
+
+/* Send a rejected text message's error, naming the field when there is one. */
+static void send_invalid(struct ws *ws, const char *code,
+                         const struct jfield_error *e)
+{
+    json_t *msg = json_pack("{s:s, s:s, s:s}", "type", "error", "code", code,
+                            "message", e->reason);
+
+    if (e->field[0])
+        json_object_set_new(msg, "field", json_string(e->field));
+    send_json(ws, msg);
 }
 
 static void stream_open(struct ws *ws)
@@ -516,13 +550,13 @@ static void stream_text(struct ws *ws, const char *data, size_t len)
 
     ret = jfield_parse(data, len, &body, &e);
     if (ret) {
-        send_error(ws, ERR_INVALID, e.reason, 0);
+        send_invalid(ws, "invalid_json", &e);
         return;
     }
     ret = parse_event(body, &ev, &e);
     json_decref(body);
     if (ret) {
-        send_error(ws, ERR_INVALID, e.reason, 0);
+        send_invalid(ws, "validation_failed", &e);
         return;
     }
     /* Queued: a store write here would stall every socket of the thread. */
@@ -634,13 +668,13 @@ static int handle_live(struct http_request *req, void *ctx UNUSED)
     exam_topic(exam_id, sub->topic, sizeof(sub->topic));
     if (parse_after(http_req_query(req, "after"), &sub->after)) {
         free(sub);
-        jfield_fail(&e, "after", "must be a message sequence number");
+        jfield_fail(&e, "after", "after must be a message sequence number");
         return http_respond_invalid(req, &e);
     }
     if (exam_id && !mon_ref_is_valid(exam_id)) {
         free(sub);
         jfield_fail(&e, "exam_id",
-                    "may contain only letters, digits and \"._:-\"");
+                    "exam_id may contain only letters, digits and \"._:-\"");
         return http_respond_invalid(req, &e);
     }
     return ws_accept(req, &live_callbacks, sub);
