@@ -175,8 +175,8 @@ static int post_json(CURL *curl, const struct replay_opts *o,
     if (ret)
         return ret;
     if (r.status != expect) {
-        fprintf(stderr, "error: POST %s returned HTTP %ld: %s\n", path, r.status,
-                r.body ? r.body : "");
+        fprintf(stderr, "error: POST %s returned HTTP %ld: %s\n", path,
+                r.status, r.body ? r.body : "");
         free(r.body);
         return ERR_INVALID;
     }

@@ -367,7 +367,8 @@ int http_server_listen(struct http_server *s, const char *host_port,
     errno = 0;
     d = MHD_start_daemon(
         flags, (uint16_t)strtol(port, NULL, 10), NULL, NULL, access_cb, s,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->opts.max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->opts.timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MHD_POOL_SIZE,

@@ -6,8 +6,8 @@
  * http.c hands them to libmicrohttpd, the fuzz target just reads them.
  * Errors found before the body is read are kept in req->resp and sent once
  * the body has been drained, so the connection stays usable (keep-alive);
- * only a body announced over its limit gets its response at once, and the connection is
- * then closed by libmicrohttpd.
+ * only a body announced over its limit gets its response at once, and the
+ * connection is then closed by libmicrohttpd.
  */
 #include "core/base.h"
 #include "http/http_int.h"

@@ -2,13 +2,13 @@
 /*
  * The hybrid detector.  One face pass costs about a tenth of an object
  * pass (5 ms against 50 ms per frame on XNNPACK, one thread of a 2-core
- * x86-64 VM), and the corner windows make it five passes.  So the frame is decoded at the scale the face
- * windows need (twice the model's side: a 640x480 frame at full size),
- * unless objects are already due: then it is decoded at the 512 pixels
- * CenterNet needs.  When a change in face count calls for objects
- * after a small decode, the frame is decoded again at the larger scale.  A
- * rare extra decode costs less than feeding CenterNet an upsampled frame
- * in which a phone is a few blurred pixels.
+ * x86-64 VM), and the corner windows make it five passes.  So the frame
+ * is decoded at the scale the face windows need (twice the model's side:
+ * a 640x480 frame at full size), unless objects are already due: then it
+ * is decoded at the 512 pixels CenterNet needs.  When a change in face
+ * count calls for objects after a small decode, the frame is decoded
+ * again at the larger scale.  A rare extra decode costs less than feeding
+ * CenterNet an upsampled frame in which a phone is a few blurred pixels.
  */
 #include "core/base.h"
 #include "vision/detector.h"

@@ -15,9 +15,9 @@
  * Fill *out with an analyser whose workers load the models of model_dir
  * (copied) with the XNNPACK back end, one inference thread each, running
  * the object detector every objects_every frames (0: only when the face
- * count changes).  The caller owns the analyser's ctx
- * and passes it on to mon_service_new(), which frees it.  Returns 0; the models are loaded and
- * checked when the service starts its workers.
+ * count changes).  The caller owns the analyser's ctx and passes it on
+ * to mon_service_new(), which frees it.  Returns 0; the models are loaded
+ * and checked when the service starts its workers.
  */
 int pipeline_analyser(const char *model_dir, int objects_every,
                       struct mon_analyser *out);
