@@ -267,11 +267,18 @@ test('slow client is closed with 1008 instead of growing memory', async () => {
 
 test('open sockets are counted in /metrics', async () => {
   const ws = await connect(wsUrl(server, '/ws/echo'));
-  const res = await server.get('/metrics');
-  assert.equal(res.status, 200);
-  const m = res.text.match(/^websocket_connections_open (\d+)/m);
-  assert.ok(m, 'websocket_connections_open present');
-  assert.ok(Number(m[1]) >= 1);
+  // The client sees the socket open once the 101 arrives; the server
+  // counts it a moment later, when its event thread takes the socket.
+  let open = 0;
+  for (let i = 0; i < 50 && open < 1; i++) {
+    const res = await server.get('/metrics');
+    assert.equal(res.status, 200);
+    const m = res.text.match(/^websocket_connections_open (\d+)/m);
+    assert.ok(m, 'websocket_connections_open present');
+    open = Number(m[1]);
+    if (open < 1) await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.ok(open >= 1, `websocket_connections_open ${open}`);
   ws.close();
   await ws.closed;
 });
