@@ -13,6 +13,7 @@
 
 #include "core/config.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "vision/detector.h"
 
 /* Largest JPEG file analyze reads; the decoder's pixel limit comes later. */
@@ -48,47 +49,6 @@ static void usage(FILE *out)
           "  --data-dir DIR    data directory (default: PW_DATA_DIR, "
           "\"data\")\n",
           out);
-}
-
-/* Reads the whole file at path; 0, ERR_NOT_FOUND, ERR_IO or ERR_TOO_BIG. */
-static int read_file(const char *path, uint8_t **data, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    uint8_t *buf = NULL;
-    size_t n = 0, cap = 0;
-    int rc = 0;
-
-    if (!fp)
-        return errno == ENOENT ? ERR_NOT_FOUND : ERR_IO;
-
-    for (;;) {
-        size_t got;
-
-        if (n == cap) {
-            if (cap >= ANALYZE_MAX_FILE_BYTES) {
-                rc = ERR_TOO_BIG;
-                goto out_close;
-            }
-            cap = cap ? cap * 2 : 65536;
-            buf = xrealloc(buf, cap);
-        }
-        got = fread(buf + n, 1, cap - n, fp);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(fp))
-        rc = ERR_IO;
-
-out_close:
-    fclose(fp);
-    if (rc) {
-        free(buf);
-        return rc;
-    }
-    *data = buf;
-    *len = n;
-    return 0;
 }
 
 static json_t *box_json(const float *box)
@@ -181,7 +141,7 @@ static int analyze_one(struct detector *d, const struct analyze_opts *o,
     struct detection *det;
     uint8_t *data = NULL;
     size_t len = 0;
-    int rc = read_file(path, &data, &len);
+    int rc = file_read_all(path, ANALYZE_MAX_FILE_BYTES, &data, &len);
 
     if (rc) {
         report_error(o, path, "failed to read image", rc);

@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 
 #include "core/err.h"
+#include "core/file.h"
 #include "core/utc.h"
 #include "vision/video.h"
 
@@ -187,32 +188,17 @@ static int post_json(CURL *curl, const struct replay_opts *o,
 
 /* ---- input ------------------------------------------------------------- */
 
+/* Read path whole, printing the reason when it fails. */
 static int read_file(const char *path, uint8_t **data, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    struct stat st;
-    int ret = ERR_IO;
+    int ret = file_read_all(path, REPLAY_MAX_FILE, data, len);
 
-    *data = NULL;
-    if (!f)
-        goto out_error;
-    if (fstat(fileno(f), &st) || st.st_size < 0 ||
-        (uint64_t)st.st_size > REPLAY_MAX_FILE)
-        goto out_close;
-    *len = (size_t)st.st_size;
-    *data = xmalloc(*len ? *len : 1);
-    if (fread(*data, 1, *len, f) == *len)
-        ret = 0;
-
-out_close:
-    fclose(f);
-out_error:
-    if (ret) {
+    if (ret == ERR_IO)
         fprintf(stderr, "error: cannot read \"%s\": %s\n", path,
                 strerror(errno ? errno : EIO));
-        free(*data);
-        *data = NULL;
-    }
+    else if (ret)
+        fprintf(stderr, "error: cannot read \"%s\": %s\n", path,
+                err_str(ret));
     return ret;
 }
 

@@ -25,15 +25,10 @@ struct nn_backend_ops {
 };
 
 /*
- * Helpers shared by the loaders (tflite.c, tfjs.c), defined in nn.c.
- *
- * nn__half_to_float() converts one IEEE binary16 value, subnormals, inf
- * and NaN included.  nn__read_file() reads the whole file at path into a
- * new malloc'd buffer the caller frees; it returns ERR_NOT_FOUND, ERR_IO,
- * ERR_TOO_BIG (file over max bytes) or ERR_NOMEM.
+ * Convert one IEEE binary16 value to float, subnormals, inf and NaN
+ * included; shared by the loaders (tflite.c, tfjs.c), defined in nn.c.
  */
 float nn__half_to_float(uint16_t h);
-int nn__read_file(const char *path, size_t max, uint8_t **out, size_t *len);
 
 extern const struct nn_backend_ops nn__reference_ops;
 extern const struct nn_backend_ops nn__xnnpack_ops;

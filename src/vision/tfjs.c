@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "core/err.h"
+#include "core/file.h"
 #include "vision/nn_int.h"
 
 #define MAX_NODES        100000
@@ -1160,7 +1161,7 @@ static int read_shards(const char *json_path, json_t *root, uint8_t **out,
                 err = ERR_CORRUPT;
                 goto out_free;
             }
-            err = nn__read_file(path, TFJS_MAX_WEIGHTS_BYTES - total, &data,
+            err = file_read_all(path, TFJS_MAX_WEIGHTS_BYTES - total, &data,
                                 &len);
             free(path);
             if (err < 0)
@@ -1197,7 +1198,7 @@ int tfjs_load(const char *json_path, const char *const *output_names,
     int err;
 
     nn_graph_init(g);
-    err = nn__read_file(json_path, TFJS_MAX_JSON_BYTES, &json, &json_len);
+    err = file_read_all(json_path, TFJS_MAX_JSON_BYTES, &json, &json_len);
     if (err < 0)
         return err;
     root = json_loadb((const char *)json, json_len, 0, &jerr);

@@ -11,6 +11,7 @@
 #include "vision/tflite.h"
 
 #include "core/err.h"
+#include "core/file.h"
 #include "vision/nn_int.h"
 
 #define MAX_TFL_TENSORS   100000
@@ -741,7 +742,7 @@ int tflite_load(const char *path, struct nn_graph *g)
     int err;
 
     nn_graph_init(g);
-    err = nn__read_file(path, TFLITE_MAX_FILE_BYTES, &data, &len);
+    err = file_read_all(path, TFLITE_MAX_FILE_BYTES, &data, &len);
     if (err < 0)
         return err;
     err = tflite_load_mem(data, len, g);

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "core/err.h"
+#include "core/file.h"
 #include "vision/nn_int.h"
 #include "vision/tflite.h"
 
@@ -188,7 +189,7 @@ static void test_damaged_model_fails_cleanly(void **state)
     (void)state;
     if (!path)
         skip();
-    assert_int_equal(nn__read_file(path, TFLITE_MAX_FILE_BYTES, &data, &len),
+    assert_int_equal(file_read_all(path, TFLITE_MAX_FILE_BYTES, &data, &len),
                      0);
     copy = xmalloc(len);
     for (size_t cut = 0; cut < len; cut += len / 40 + 1) {
