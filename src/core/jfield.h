@@ -2,7 +2,7 @@
 /*
  * Reading untrusted JSON with jansson: parse a request body and take typed
  * fields out of an object, each check naming the offending field so that
- * the API can answer which one is wrong.  Parse failures are the client's
+ * the API can report which one is wrong.  Parse failures are the client's
  * syntax (HTTP 400); field failures are content (HTTP 422).
  */
 #ifndef PW_CORE_JFIELD_H
@@ -15,7 +15,7 @@
 /*
  * json_dumps() flags for every JSON body and WebSocket message: compact,
  * with seven significant digits for reals.  Scores and boxes are float32,
- * which holds about seven digits; more would print conversion noise.
+ * which has about seven significant digits, so more would print noise.
  */
 #define JFIELD_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(7))
 

@@ -162,8 +162,12 @@ void image_window(const struct image *img, int x0, int y0, int tw, int th,
 {
     size_t row = (size_t)tw * 3;
 
-    assert(x0 >= 0 && y0 >= 0 && tw > 0 && th > 0);
-    assert(x0 + tw <= img->width && y0 + th <= img->height);
+    assert(x0 >= 0);
+    assert(y0 >= 0);
+    assert(tw > 0);
+    assert(th > 0);
+    assert(x0 + tw <= img->width);
+    assert(y0 + th <= img->height);
     out->pixels = xmalloc(row * (size_t)th);
     for (int y = 0; y < th; y++)
         memcpy(out->pixels + (size_t)y * row,

@@ -32,13 +32,15 @@ static const struct {
 
 const char *models_file_name(enum models_file f)
 {
-    assert(f >= 0 && f < MODELS_FILE_COUNT);
+    assert(f >= 0);
+    assert(f < MODELS_FILE_COUNT);
     return files[f].name;
 }
 
 const char *models_file_sha256(enum models_file f)
 {
-    assert(f >= 0 && f < MODELS_FILE_COUNT);
+    assert(f >= 0);
+    assert(f < MODELS_FILE_COUNT);
     return files[f].sha256;
 }
 
